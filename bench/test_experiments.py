@@ -1,0 +1,61 @@
+"""The suite users run: every registered experiment, parametrized by id.
+
+`pytest bench -k keras_regularization` selects one document,
+`-k keras_regularization/l1` one experiment.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from regsuite import baselines, runner
+from regsuite.checks import ParamCount
+from regsuite.experiments import REGISTRY
+from regsuite.plugin import baseline_verdict, fail_with
+from regsuite.results import Outcome
+
+
+def test_parameter_counts(experiment, regsuite):
+    """The built model has exactly the documented parameter counts (no data, no training)."""
+    checks = [c for c in experiment.expectations if isinstance(c, ParamCount)]
+    assert checks, f"{experiment.id} declares no ParamCount expectation"
+    outcome = Outcome(experiment.id, params=runner.param_counts(runner.build(experiment)))
+    fail_with(regsuite.judge(checks, {experiment.id: outcome}), experiment.id)
+
+
+def test_documented_fidelity(experiment, regsuite):
+    """Every documented number lies in the stored measured band, widened by the spec's stated tolerance."""
+    path = baselines.path_for(regsuite.baseline_root, experiment.id)
+    if not path.exists():
+        pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id)}`", pytrace=False)
+    checks = baselines.fidelity_checks(experiment, baselines.load(path, experiment))
+    assert checks, f"{experiment.id}: no documented number has a measured band to compare with"
+    known = dict(experiment.fidelity.known_deviations)
+    failures = regsuite.judge([c for c in checks if c.key not in known], {})
+    failures += [
+        f"{experiment.id}: known deviation {c.key} ({known[c.key]}) now matches the document; "
+        "remove it from Fidelity.known_deviations"
+        for c in checks
+        if c.key in known and c() is None
+    ]
+    fail_with(failures, f"{experiment.id} against the document")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_behaviour(experiment, regsuite, regsuite_seeds):
+    """The behaviour the document teaches (inflation, collapse, better-than …), on seed means."""
+    needed = {i for c in experiment.expectations for i in c.needs()}
+    outcomes = {i: regsuite.outcome(REGISTRY.get(i), regsuite_seeds) for i in sorted(needed)}
+    fail_with(regsuite.judge(list(experiment.expectations), outcomes), experiment.id)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_baseline_bands(experiment, regsuite, regsuite_seeds):
+    """Each seed's first-epoch, last-epoch and test metrics lie in the stored band."""
+    outcome = regsuite.outcome(experiment, regsuite_seeds)
+    verdict = baseline_verdict(regsuite, experiment, outcome)
+    if verdict.status == "recorded":
+        pytest.skip(f"re-recorded {verdict.path}; nothing was compared")
+    fail_with(verdict.failures, f"{experiment.id} against {verdict.path}")

@@ -1,0 +1,226 @@
+"""Stored baselines and their lifecycle, after pytest-regressions.
+
+- missing: write one from this run and fail (review it, commit it, re-run);
+- out of band: write `<name>.obtained.json` beside it and fail;
+- `record=True` (`--regsuite-record`): re-measure and rewrite.
+
+A baseline holds the measured runs, the bands derived from them, the
+document's own numbers (labelled as documented), the spec's assumptions and a
+provenance block that says how to re-make it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .bands import RULE, Band, band_from_samples
+from .checks import Check, DocumentedNear, InBand, run_checks
+from .errors import BaselineError, invalid_value
+from .results import MetricKey, Outcome, RunResult
+from .serial import read_json, to_json, write_json_atomic
+from .specs import ExperimentSpec
+
+SCHEMA_VERSION = 1
+KIND = "regsuite.baseline"
+DOCUMENTED_LABEL = "documented: copied from the source document's printed output, not measured by regsuite"
+
+
+def path_for(root: Path, exp_id: str) -> Path:
+    doc, name = exp_id.split("/", 1)
+    return Path(root) / doc / f"{name}.json"
+
+
+def obtained_path(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".json")] + ".obtained.json")
+
+
+def record_command(exp_id: str) -> str:
+    return f"pytest bench -k '{exp_id}' --regsuite-record --regsuite-data-dir=$REGSUITE_DATA_DIR"
+
+
+def _stats(xs: Sequence[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.fmean(xs),
+        "sd": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+        "min": min(xs),
+        "max": max(xs),
+    }
+
+
+def band_keys(runs: Sequence[RunResult]) -> list[str]:
+    """Every key a baseline stores a band for: each metric at each epoch, each test metric."""
+    epochs = min(r.epochs for r in runs)
+    keys = [f"{m}@{e}" for m in runs[0].history for e in range(1, epochs + 1)]
+    return keys + [f"test.{m}" for m in runs[0].test]
+
+
+def make_baseline(spec: ExperimentSpec, runs: Sequence[RunResult], *, command: str | None = None) -> dict[str, Any]:
+    """A baseline document from measured runs (one per seed)."""
+    if not runs:
+        raise BaselineError(invalid_value("runs", "at least one measured run", runs))
+    outcome = Outcome.of(runs)
+    env = runs[0].environment
+    bands = {}
+    for key in band_keys(runs):
+        bands[key] = to_json(band_from_samples(outcome.values(key), accuracy=MetricKey.parse(key).is_accuracy))
+    epochs = runs[0].epochs
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND,
+        "experiment": spec.id,
+        "spec_digest": spec.digest,
+        "title": spec.title,
+        "source": {"document": spec.source, "section": spec.section},
+        "measured": {
+            "label": "measured by regsuite: one run per seed",
+            "params": dict(runs[0].params),
+            "epochs": epochs,
+            "runs": [
+                {"seed": r.seed, "history": r.history, "test": r.test, "fit_seconds": round(r.fit_seconds, 3)}
+                for r in runs
+            ],
+            "summary": {
+                **{f"{m}@{e}": _stats(outcome.values(f"{m}@{e}")) for m in runs[0].history for e in (1, epochs)},
+                **{f"test.{m}": _stats(outcome.values(f"test.{m}")) for m in runs[0].test},
+            },
+        },
+        "bands": bands,
+        "band_rule": RULE,
+        "documented": {"label": DOCUMENTED_LABEL, **to_json(spec.documented)},
+        "fidelity": to_json(spec.fidelity),
+        "assumptions": list(spec.assumptions),
+        "provenance": {
+            "runs": len(runs),
+            "seeds": [r.seed for r in runs],
+            "python": env.get("python"),
+            "tensorflow": env.get("tensorflow"),
+            "keras": env.get("keras"),
+            "numpy": env.get("numpy"),
+            "backend": env.get("backend"),
+            "device": env.get("device"),
+            "accelerators": env.get("accelerators"),
+            "cpu": env.get("cpu"),
+            "cpu_count": env.get("cpu_count"),
+            "platform": env.get("platform"),
+            "dataset_fingerprints": runs[0].dataset_fingerprints,
+            "fit_seconds_median": round(statistics.median(r.fit_seconds for r in runs), 3),
+            "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "regsuite": __version__,
+            "command": command or record_command(spec.id),
+        },
+        "spec": to_json(spec),
+    }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A loaded, validated baseline."""
+
+    path: Path
+    data: dict[str, Any]
+    bands: dict[str, Band] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.data["measured"]["epochs"])
+
+
+def load(path: Path, spec: ExperimentSpec) -> Baseline:
+    """Read and validate a baseline for `spec`; any problem names the file."""
+    data = read_json(path, kind=KIND, schema_version=SCHEMA_VERSION)
+    where = str(path)
+    if data.get("experiment") != spec.id:
+        raise BaselineError(invalid_value("experiment", repr(spec.id), data.get("experiment"), where=where)
+                            + ". The file belongs to another experiment; it was not overwritten.")
+    if data.get("spec_digest") != spec.digest:
+        raise BaselineError(
+            invalid_value("spec_digest", f"{spec.digest!r} (the spec as it is now)", data.get("spec_digest"), where=where)
+            + ". It was recorded for another version of the spec and was not overwritten; if the spec change "
+            f"is intended, re-record with `{record_command(spec.id)}`."
+        )
+    raw = data.get("bands")
+    if not isinstance(raw, dict) or not raw:
+        raise BaselineError(invalid_value("bands", "a non-empty object of key -> {lo, hi}", type(raw).__name__, where=where))
+    bands = {}
+    for key, b in raw.items():
+        try:
+            MetricKey.parse(key)
+            bands[key] = Band(float(b["lo"]), float(b["hi"]))
+        except Exception as exc:
+            raise BaselineError(f"{where}: band {key!r} is malformed ({exc})") from exc
+    for section in ("measured", "provenance", "documented"):
+        if not isinstance(data.get(section), dict):
+            raise BaselineError(invalid_value(section, "an object", type(data.get(section)).__name__, where=where))
+    return Baseline(Path(path), data, bands)
+
+
+def band_checks(exp_id: str, baseline: Baseline) -> list[Check]:
+    """Per-seed band checks on the values that judge a run: epoch 1, the last epoch, the test metrics."""
+    last = baseline.epochs
+    checked = []
+    for key, band in baseline.bands.items():
+        k = MetricKey.parse(key)
+        if k.section == "test" or k.epoch in (1, last):
+            checked.append(InBand(exp_id, key, band))
+    return checked
+
+
+def fidelity_checks(spec: ExperimentSpec, baseline: Baseline) -> list[DocumentedNear]:
+    """One check per documented number that has a measured band."""
+    f = spec.fidelity
+    doc = spec.documented
+    pairs = [(f"{m}@{i + 1}", v) for m, vals in doc.history.items() for i, v in enumerate(vals)]
+    pairs += [(f"test.{m}", v) for m, v in doc.test.items()]
+    out = []
+    for key, value in pairs:
+        band = baseline.bands.get(key)
+        if band is None:
+            continue
+        acc = MetricKey.parse(key).is_accuracy
+        wide = band.widened(abs_pad=f.accuracy_abs) if acc else band.widened(rel_pad=f.loss_rel)
+        out.append(DocumentedNear(spec.id, key, float(value), wide))
+    return out
+
+
+@dataclass
+class Verdict:
+    """What the lifecycle did and what failed."""
+
+    status: str  # "ok", "created", "recorded" or "mismatch"
+    path: Path
+    failures: list[str] = field(default_factory=list)
+    obtained: Path | None = None
+    checked: int = 0
+    failed: int = 0
+
+
+def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Path, *, record: bool = False,
+                      command: str | None = None) -> Verdict:
+    """Run the baseline lifecycle for one experiment's fresh runs."""
+    path = path_for(root, spec.id)
+    fresh = make_baseline(spec, runs, command=command)
+    stale = obtained_path(path)
+    if record:
+        write_json_atomic(path, fresh)
+        stale.unlink(missing_ok=True)
+        return Verdict("recorded", path)
+    if not path.exists():
+        write_json_atomic(path, fresh)
+        return Verdict("created", path, [
+            f"{path}: no baseline existed; wrote one from this run ({len(runs)} seed(s)). "
+            "Review it, commit it, and run again."
+        ])
+    checks = band_checks(spec.id, load(path, spec))
+    failures = run_checks(checks, {spec.id: Outcome.of(runs)})
+    if failures:
+        write_json_atomic(stale, fresh)
+        n = len(failures)
+        failures.append(f"obtained results written to {stale} (diff it against {path.name})")
+        return Verdict("mismatch", path, failures, stale, len(checks), n)
+    stale.unlink(missing_ok=True)
+    return Verdict("ok", path, checked=len(checks))

@@ -1,0 +1,257 @@
+"""Checks: small objects that return a failure message, or None.
+
+Behaviour checks (inflation, collapse, better-than …) are part of a spec's
+data and read seed means from `Outcome`s; band and fidelity checks are built
+from a stored baseline. `run_checks` evaluates a list and returns every
+failure, each with a hint on how to fix it, so a test reports them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .bands import Band
+from .results import MetricKey, Outcome
+from .serial import jsonable
+
+Outcomes = Mapping[str, Outcome]
+
+BEHAVIOUR_HINT = (
+    "the documented behaviour no longer holds; if Keras/TensorFlow changed it on purpose, "
+    "re-measure with `regsuite run {id}` and update the expectation in regsuite/experiments/{doc}.py "
+    "with the evidence in the commit"
+)
+BAND_HINT = (
+    "if the change is intended, re-record with `pytest bench -k '{id}' --regsuite-record` "
+    "and say in the commit why the truth moved"
+)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+class Check:
+    """Base class. Subclasses are frozen dataclasses with an `experiment`."""
+
+    experiment: str
+
+    def needs(self) -> tuple[str, ...]:
+        """Experiment ids whose outcomes this check reads."""
+        return (self.experiment,)
+
+    def __call__(self, outcomes: Outcomes) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def hint(self) -> str:
+        return BEHAVIOUR_HINT.format(id=self.experiment, doc=self.experiment.split("/")[0])
+
+    @property
+    def label(self) -> str:
+        return type(self).__name__
+
+
+@jsonable
+@dataclass(frozen=True)
+class ParamCount(Check):
+    """Exact parameter counts, as the document's model summary printed them."""
+
+    experiment: str
+    total: int
+    trainable: int | None = None
+    non_trainable: int | None = None
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        got = outcomes[self.experiment].params
+        wrong = [
+            f"{name} = {got.get(name)} (expected {want})"
+            for name, want in (("total", self.total), ("trainable", self.trainable), ("non_trainable", self.non_trainable))
+            if want is not None and got.get(name) != want
+        ]
+        return f"{self.experiment}: parameter count {', '.join(wrong)}" if wrong else None
+
+
+@jsonable
+@dataclass(frozen=True)
+class LossInflation(Check):
+    """A regulariser's penalty inflates the loss: A's value >= factor x B's."""
+
+    experiment: str
+    over: str
+    factor: float
+    key: str = "loss@1"
+
+    def needs(self) -> tuple[str, ...]:
+        return (self.experiment, self.over)
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        a, b = outcomes[self.experiment].mean(self.key), outcomes[self.over].mean(self.key)
+        if b > 0 and a >= self.factor * b:
+            return None
+        ratio = a / b if b else float("inf")
+        return (
+            f"{self.experiment}: {self.key} = {_fmt(a)} is {ratio:.3g}x {self.over}'s {_fmt(b)} "
+            f"(expected >= {self.factor:g}x)"
+        )
+
+
+@jsonable
+@dataclass(frozen=True)
+class FallsBy(Check):
+    """Training still works: the value at `end` is at most 1/factor of `start`."""
+
+    experiment: str
+    factor: float
+    start: str = "loss@1"
+    end: str = "loss@final"
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        o = outcomes[self.experiment]
+        s, e = o.mean(self.start), o.mean(self.end)
+        if e > 0 and s / e >= self.factor:
+            return None
+        return (
+            f"{self.experiment}: {self.start} = {_fmt(s)} -> {self.end} = {_fmt(e)} falls {s / e if e else float('inf'):.3g}x "
+            f"(expected >= {self.factor:g}x)"
+        )
+
+
+@jsonable
+@dataclass(frozen=True)
+class Collapse(Check):
+    """A too-strong penalty collapses accuracy: at most `at_most`, and
+    at least `drop_at_least` below the reference experiment."""
+
+    experiment: str
+    reference: str
+    at_most: float
+    drop_at_least: float
+    key: str = "test.accuracy"
+
+    def needs(self) -> tuple[str, ...]:
+        return (self.experiment, self.reference)
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        a, ref = outcomes[self.experiment].mean(self.key), outcomes[self.reference].mean(self.key)
+        problems = []
+        if a > self.at_most:
+            problems.append(f"{_fmt(a)} > {self.at_most:g}")
+        if ref - a < self.drop_at_least:
+            problems.append(f"only {ref - a:.4g} below {self.reference}'s {_fmt(ref)} (expected >= {self.drop_at_least:g})")
+        return f"{self.experiment}: {self.key} did not collapse: {'; '.join(problems)}" if problems else None
+
+
+@jsonable
+@dataclass(frozen=True)
+class BetterThan(Check):
+    """A beats B on a metric (seed means), by at least `margin`."""
+
+    experiment: str
+    than: str
+    key: str = "test.accuracy"
+    higher_is_better: bool = True
+    margin: float = 0.0
+
+    def needs(self) -> tuple[str, ...]:
+        return (self.experiment, self.than)
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        a, b = outcomes[self.experiment].mean(self.key), outcomes[self.than].mean(self.key)
+        gain = (a - b) if self.higher_is_better else (b - a)
+        if gain > self.margin:
+            return None
+        word = "higher" if self.higher_is_better else "lower"
+        return (
+            f"{self.experiment}: {self.key} = {_fmt(a)} is not {word} than {self.than}'s {_fmt(b)}"
+            + (f" by >= {self.margin:g}" if self.margin else "")
+        )
+
+
+@jsonable
+@dataclass(frozen=True)
+class MonotoneDecrease(Check):
+    """The seed-mean curve never rises by more than `tolerance` (relative)."""
+
+    experiment: str
+    metric: str = "loss"
+    tolerance: float = 0.0
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        curve = outcomes[self.experiment].curve(self.metric)
+        rises = [
+            f"epoch {i + 1}->{i + 2}: {_fmt(curve[i])} -> {_fmt(curve[i + 1])}"
+            for i in range(len(curve) - 1)
+            if curve[i + 1] > curve[i] * (1 + self.tolerance)
+        ]
+        return f"{self.experiment}: {self.metric} rises: {'; '.join(rises)}" if rises else None
+
+
+@jsonable
+@dataclass(frozen=True)
+class InBand(Check):
+    """Every seed's value of `key` lies inside the baseline's band."""
+
+    experiment: str
+    key: str
+    band: Band
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        o = outcomes[self.experiment]
+        vals = o.values(self.key)
+        out = [f"seed {r.seed}: {_fmt(v)}" for r, v in zip(o.runs, vals) if v not in self.band]
+        return f"{self.experiment}: {self.key} outside baseline band {self.band}: {', '.join(out)}" if out else None
+
+    @property
+    def hint(self) -> str:
+        return BAND_HINT.format(id=self.experiment)
+
+
+@jsonable
+@dataclass(frozen=True)
+class DocumentedNear(Check):
+    """A documented number lies inside our measured band, widened by the
+    spec's fidelity tolerance (documented runs used other frameworks)."""
+
+    experiment: str
+    key: str
+    documented: float
+    band: Band
+
+    def __call__(self, outcomes: Outcomes | None = None) -> str | None:
+        if self.documented in self.band:
+            return None
+        return (
+            f"{self.experiment}: documented {self.key} = {_fmt(self.documented)} outside measured band "
+            f"widened by the fidelity tolerance {self.band} (off by {_fmt(self.band.distance(self.documented))})"
+        )
+
+    @property
+    def hint(self) -> str:
+        return (
+            "a documented number we cannot reproduce: if it is a known deviation, list it in the spec's "
+            "Fidelity.known_deviations with the reason; never widen the tolerance to hide it"
+        )
+
+
+def run_checks(checks: Sequence[Check], outcomes: Outcomes) -> list[str]:
+    """Every failure of `checks`, each followed by its fix hint."""
+    failures = []
+    for check in checks:
+        missing = [e for e in check.needs() if e not in outcomes]
+        if missing:
+            failures.append(f"[{check.label}] needs outcomes of {missing}, which were not run")
+            continue
+        msg = check(outcomes)
+        if msg:
+            failures.append(f"[{check.label}] {msg}\n    fix: {check.hint}")
+    return failures
+
+
+def check_keys(checks: Sequence[Check]) -> None:
+    """Validate every metric key a list of checks uses (fails fast on typos)."""
+    for c in checks:
+        for attr in ("key", "start", "end"):
+            if hasattr(c, attr):
+                MetricKey.parse(getattr(c, attr))

@@ -1,0 +1,90 @@
+"""`regsuite list | run ID | data`: the suite without pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import datasets
+from .errors import RegsuiteError
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .experiments import REGISTRY
+
+    width = max(len(s.id) for s in REGISTRY)
+    print(f"{'id'.ljust(width)}  tier  epochs  seeds  document / title")
+    for s in REGISTRY:
+        print(f"{s.id.ljust(width)}  {s.tier:<4}  {s.fit.epochs:>6}  {len(s.seeds):>5}  {s.source} / {s.title}")
+    return 0
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import runner
+    from .experiments import REGISTRY
+
+    spec = REGISTRY.get(args.experiment)
+    result = runner.run(spec, args.seed, data_dir=args.data_dir)
+    metrics = list(result.history)
+    doc = spec.documented.history
+    print(f"{spec.id} (seed {result.seed}) - {spec.title}")
+    print(f"source: {spec.source}, section {spec.section!r}")
+    print(f"params: {result.params}   fit: {result.fit_seconds:.1f} s on {result.environment['device']} "
+          f"({result.environment['backend']} backend, keras {result.environment['keras']})")
+    header = ["epoch"] + [f"{m} (ours)" for m in metrics] + [f"{m} (doc)" for m in metrics if m in doc]
+    print("  ".join(f"{h:>18}" for h in header))
+    for e in range(result.epochs):
+        row = [str(e + 1)] + [_fmt(result.history[m][e]) for m in metrics]
+        row += [_fmt(doc[m][e] if e < len(doc[m]) else None) for m in metrics if m in doc]
+        print("  ".join(f"{c:>18}" for c in row))
+    for m, v in result.test.items():
+        d = spec.documented.test.get(m)
+        print(f"test {m}: {v:.4f}" + (f"   documented: {d:.4f}" if d is not None else ""))
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    status = 0
+    for name in sorted(datasets.LOADERS):
+        try:
+            ds = datasets.load(name, args.data_dir, download=args.download)
+        except RegsuiteError as exc:
+            print(f"{name}: MISSING - {exc}")
+            status = 1
+        else:
+            print(f"{name}: {ds.source}  {ds.fingerprint}")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="regsuite", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the registered experiments").set_defaults(func=_cmd_list)
+    r = sub.add_parser("run", help="train one experiment and print its history beside the documented one")
+    r.add_argument("experiment", help="experiment id, e.g. keras_regularization/l1")
+    r.add_argument("--seed", type=int, default=None, help="seed (default: the spec's first)")
+    r.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
+    r.set_defaults(func=_cmd_run)
+    d = sub.add_parser("data", help="where each dataset is found, and its fingerprint")
+    d.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
+    d.add_argument("--download", action="store_true", help="let the libraries' downloaders try")
+    d.set_defaults(func=_cmd_data)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RegsuiteError as exc:
+        print(f"regsuite: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Dataset loaders that honour an offline mirror.
+
+Search order for each dataset: the mirror directory (an explicit argument,
+else `$REGSUITE_DATA_DIR`), then Keras' own cache (`$KERAS_HOME/datasets` or
+`~/.keras/datasets`), and only then the library's downloader. A file that is
+found but unusable is an error naming the file, never a silent fall-through.
+Each dataset is loaded once per process and fingerprinted (sha256 of its
+arrays), and the fingerprint goes into every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from .errors import DataError, DataUnavailable, invalid_value
+
+ENV_VAR = "REGSUITE_DATA_DIR"
+OPTION = "--regsuite-data-dir"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Arrays of one dataset, where they came from, and their fingerprint."""
+
+    name: str
+    arrays: Mapping[str, np.ndarray]
+    source: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class _Loader:
+    filename: str
+    read: Callable[[Path], dict[str, np.ndarray]]
+    download: Callable[[], dict[str, np.ndarray]]
+
+
+def fingerprint(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 over names, dtypes, shapes and bytes of the arrays, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def _read_npz(path: Path, expected: Mapping[str, tuple[int | None, ...]]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in expected if k not in npz.files]
+            if missing:
+                raise DataError(
+                    f"{path}: " + invalid_value("arrays", f"an npz holding {sorted(expected)}", sorted(npz.files))
+                    + f" (missing {missing})"
+                )
+            arrays = {k: npz[k] for k in expected}
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable npz archive, the file is corrupt or truncated ({type(exc).__name__}: {exc})") from exc
+    for k, shape in expected.items():
+        got = arrays[k].shape
+        if len(got) != len(shape) or any(w is not None and w != g for w, g in zip(shape, got)):
+            raise DataError(f"{path}: " + invalid_value(f"{k}.shape", str(shape).replace("None", "N"), got))
+    return arrays
+
+
+def _check_pairs(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    for split in ("train", "test"):
+        nx, ny = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
+        if nx != ny:
+            raise DataError(f"{path}: x_{split} has {nx} rows but y_{split} has {ny}")
+
+
+def _read_mnist(path: Path) -> dict[str, np.ndarray]:
+    shape = {"x_train": (None, 28, 28), "y_train": (None,), "x_test": (None, 28, 28), "y_test": (None,)}
+    arrays = _read_npz(path, shape)
+    _check_pairs(path, arrays)
+    return arrays
+
+
+def _download_mnist() -> dict[str, np.ndarray]:
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+LOADERS: dict[str, _Loader] = {
+    "mnist": _Loader("mnist.npz", _read_mnist, _download_mnist),
+}
+
+_cache: dict[tuple[str, str | None], Dataset] = {}
+_lock = threading.Lock()
+
+
+def mirror_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The configured mirror: the explicit argument, else `$REGSUITE_DATA_DIR`."""
+    value = data_dir if data_dir not in (None, "") else os.environ.get(ENV_VAR) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise DataUnavailable(
+            invalid_value("data_dir", "an existing directory holding the dataset mirror", str(value))
+            + f" (from {'the argument' if data_dir else '$' + ENV_VAR})"
+        )
+    return path
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras caches downloads: `$KERAS_HOME/datasets` or `~/.keras/datasets`."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def candidates(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The files tried for `name`, in order, with how each was configured."""
+    loader = _loader(name)
+    out = []
+    mirror = mirror_dir(data_dir)
+    if mirror is not None:
+        out.append(("mirror", mirror / loader.filename))
+    out.append(("keras cache", keras_cache_dir() / loader.filename))
+    return out
+
+
+def _loader(name: str) -> _Loader:
+    if name not in LOADERS:
+        raise DataUnavailable(invalid_value("dataset", f"one of {sorted(LOADERS)}", name))
+    return LOADERS[name]
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Dataset:
+    """Load `name` once per process: mirror, Keras cache, then the downloader."""
+    key = (name, str(mirror_dir(data_dir)) if mirror_dir(data_dir) else None)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        ds = _load_uncached(name, data_dir, download=download)
+        _cache[key] = ds
+        return ds
+
+
+def _load_uncached(name: str, data_dir: str | os.PathLike | None, *, download: bool) -> Dataset:
+    loader = _loader(name)
+    tried = []
+    for how, path in candidates(name, data_dir):
+        if path.is_file():
+            arrays = loader.read(path)
+            return Dataset(name, arrays, f"{how}: {path}", fingerprint(arrays))
+        tried.append(f"{path} ({how}: not there)")
+    if mirror_dir(data_dir) is None:
+        tried.insert(0, f"no mirror configured (${ENV_VAR} unset)")
+    if download:
+        try:
+            arrays = loader.download()
+        except Exception as exc:  # the downloaders raise many kinds on no network
+            tried.append(f"the library's downloader ({type(exc).__name__}: {str(exc)[:200]})")
+        else:
+            return Dataset(name, arrays, "downloaded by the library", fingerprint(arrays))
+    else:
+        tried.append("downloads disabled")
+    raise DataUnavailable(
+        f"Dataset `{name}` not found. Tried: {'; '.join(tried)}. "
+        f"Set {ENV_VAR}=/path/to/mirror or pass {OPTION}=/path/to/mirror "
+        f"(a folder holding {loader.filename})."
+    )
+
+
+def clear_cache() -> None:
+    """Forget loaded datasets (tests use it; a run never needs to)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,75 @@
+"""Versions, backend, device and CPU: what every result and baseline records."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from functools import lru_cache
+from importlib import metadata
+from typing import Any
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else platform's guess)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def backend() -> str:
+    """The Keras backend that a run will use (without importing Keras)."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def accelerators() -> list[str]:
+    """GPUs visible to the active Keras backend (imports it)."""
+    b = backend()
+    try:
+        if b == "tensorflow":
+            import tensorflow as tf
+
+            return [d.name for d in tf.config.list_physical_devices("GPU")]
+        if b == "jax":
+            import jax
+
+            return [str(d) for d in jax.devices() if d.platform == "gpu"]
+        if b == "torch":
+            import torch
+
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken GPU stack means "no GPU", not a crash
+        return []
+    return []
+
+
+@lru_cache(maxsize=1)
+def snapshot() -> dict[str, Any]:
+    """Everything a result records about where it was measured."""
+    gpus = accelerators()
+    return {
+        "python": platform.python_version(),
+        "tensorflow": _version("tensorflow") or _version("tensorflow-cpu"),
+        "keras": _version("keras"),
+        "numpy": _version("numpy"),
+        "backend": backend(),
+        "device": "gpu" if gpus else "cpu",
+        "accelerators": gpus,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,16 @@
+"""The registry: one module per source document registers its experiments."""
+
+from __future__ import annotations
+
+from ..specs import ExperimentSpec, Registry
+from . import keras_regularization
+
+REGISTRY = Registry()
+for _module in (keras_regularization,):
+    for _spec in _module.SPECS:
+        REGISTRY.register(_spec)
+
+
+def get(exp_id: str) -> ExperimentSpec:
+    """The spec registered under `exp_id` (error lists close matches)."""
+    return REGISTRY.get(exp_id)

@@ -1,0 +1,198 @@
+"""The pytest plugin: options, markers, registry parametrization, summary.
+
+Thin on purpose: everything it does is a call into the library. Loaded
+through the `pytest11` entry point, so `pytest bench` needs no conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pytest
+
+from . import baselines, datasets
+from .checks import Check, run_checks
+from .errors import DataUnavailable, RegsuiteError, invalid_value
+from .results import Outcome, RunResult
+from .specs import ExperimentSpec
+
+_STATE = pytest.StashKey["RegsuiteSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("regsuite", "regsuite: documented Keras/TensorFlow experiments")
+    group.addoption("--regsuite-data-dir", metavar="DIR", default=None,
+                    help=f"dataset mirror folder (default: ${datasets.ENV_VAR}), tried before Keras' cache and downloader")
+    group.addoption("--regsuite-require-data", action="store_true",
+                    default=os.environ.get("REGSUITE_REQUIRE_DATA", "") not in ("", "0"),
+                    help="a missing dataset is an error instead of a skip (default: $REGSUITE_REQUIRE_DATA; CI sets it)")
+    group.addoption("--regsuite-record", action="store_true", default=False,
+                    help="re-measure and rewrite the baselines of the selected experiments")
+    group.addoption("--regsuite-tier", choices=("quick", "full"), default="full",
+                    help="quick: parameter counts, properties and API checks only; full (default): train every experiment")
+    group.addoption("--regsuite-seeds", metavar="N,N,...", default=None,
+                    help="seeds to run (default: each experiment's recorded seeds)")
+    group.addoption("--regsuite-baselines", metavar="DIR", default=None,
+                    help="baseline folder (default: <rootdir>/baselines)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: trains models; deselected by --regsuite-tier=quick")
+    config.addinivalue_line("markers", "gpu: needs a GPU visible to the active Keras backend")
+    config.addinivalue_line("markers", "needs_data: loads a dataset (skips, or errors under --regsuite-require-data)")
+    config.addinivalue_line("markers", "regsuite(seeds=None): per-test regsuite settings, e.g. the seeds to run")
+    config.stash[_STATE] = RegsuiteSession.from_config(config)
+
+
+def _parse_seeds(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        seeds = ()
+    if not seeds:
+        raise pytest.UsageError(invalid_value("--regsuite-seeds", "comma-separated integers such as 0,1,2", text))
+    return seeds
+
+
+@dataclass
+class RegsuiteSession:
+    """Per-session state: options, the run cache, and what the summary reports."""
+
+    data_dir: str | None
+    require_data: bool
+    record: bool
+    tier: str
+    seeds: tuple[int, ...] | None
+    baseline_root: Path
+    runs: dict[tuple[str, str, int], RunResult] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: int = 0
+    train_seconds: float = 0.0
+    written: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> "RegsuiteSession":
+        opt = config.getoption
+        root = opt("--regsuite-baselines")
+        return cls(
+            data_dir=opt("--regsuite-data-dir"),
+            require_data=opt("--regsuite-require-data"),
+            record=opt("--regsuite-record"),
+            tier=opt("--regsuite-tier"),
+            seeds=_parse_seeds(opt("--regsuite-seeds")),
+            baseline_root=Path(root) if root else Path(config.rootpath) / "baselines",
+        )
+
+    def seeds_for(self, spec: ExperimentSpec, override: Iterable[int] | None = None) -> tuple[int, ...]:
+        return tuple(override) if override is not None else (self.seeds or spec.seeds)
+
+    def missing_data(self, exc: DataUnavailable) -> None:
+        if self.require_data:
+            pytest.fail(f"{exc} (--regsuite-require-data is set, so this is an error)", pytrace=False)
+        pytest.skip(str(exc))
+
+    def run(self, spec: ExperimentSpec, seed: int) -> RunResult:
+        """One seeded run, cached for the session under the spec's digest."""
+        from . import runner
+
+        key = (spec.id, spec.digest, seed)
+        if key not in self.runs:
+            try:
+                start = time.perf_counter()
+                self.runs[key] = runner.run(spec, seed, data_dir=self.data_dir)
+                self.train_seconds += time.perf_counter() - start
+            except DataUnavailable as exc:
+                self.missing_data(exc)
+        return self.runs[key]
+
+    def outcome(self, spec: ExperimentSpec, seeds: Iterable[int] | None = None) -> Outcome:
+        return Outcome.of([self.run(spec, s) for s in self.seeds_for(spec, seeds)])
+
+    def judge(self, checks: list[Check], outcomes: dict[str, Outcome]) -> list[str]:
+        """Run checks, count them for the summary, return every failure."""
+        failures = run_checks(checks, outcomes)
+        self.checks_failed += len(failures)
+        self.checks_passed += len(checks) - len(failures)
+        return failures
+
+
+@pytest.fixture(scope="session")
+def regsuite(request: pytest.FixtureRequest) -> RegsuiteSession:
+    """The session's regsuite state: runs experiments once, caches outcomes."""
+    return request.config.stash[_STATE]
+
+
+@pytest.fixture
+def regsuite_seeds(request: pytest.FixtureRequest, regsuite: RegsuiteSession) -> tuple[int, ...] | None:
+    """Seeds set on the test by `@pytest.mark.regsuite(seeds=...)`, else None."""
+    mark = request.node.get_closest_marker("regsuite")
+    seeds = mark.kwargs.get("seeds") if mark else None
+    return tuple(seeds) if seeds is not None else None
+
+
+def fail_with(failures: list[str], title: str) -> None:
+    """Fail a test with every collected failure listed."""
+    if failures:
+        pytest.fail(f"{title}: {len(failures)} check(s) failed\n" + "\n".join(f"- {f}" for f in failures), pytrace=False)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "experiment" in metafunc.fixturenames:
+        from .experiments import REGISTRY
+
+        specs = list(REGISTRY)
+        metafunc.parametrize("experiment", specs, ids=[s.id for s in specs])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[_STATE].tier != "quick":
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("slow") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("gpu"):
+        from .environment import accelerators, backend
+
+        if not accelerators():
+            pytest.skip(f"no GPU visible to the Keras backend {backend()!r}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or not (state.runs or state.checks_passed or state.checks_failed or state.written):
+        return
+    tr = terminalreporter
+    tr.section("regsuite")
+    experiments = sorted({k[0] for k in state.runs})
+    tr.write_line(f"experiments trained: {len(experiments)} ({len(state.runs)} seeded runs, "
+                  f"{state.train_seconds:.1f} s training and evaluation)")
+    tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")
+    for line in state.written:
+        tr.write_line(line)
+
+
+def baseline_verdict(state: RegsuiteSession, spec: ExperimentSpec, outcome: Outcome) -> baselines.Verdict:
+    """The baseline lifecycle for a test; records what it wrote for the summary."""
+    try:
+        verdict = baselines.compare_or_record(spec, outcome.runs, state.baseline_root, record=state.record)
+    except RegsuiteError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if verdict.status in ("created", "recorded"):
+        state.written.append(f"baseline {verdict.status}: {verdict.path}")
+    if verdict.obtained:
+        state.written.append(f"obtained: {verdict.obtained}")
+    state.checks_passed += verdict.checked - verdict.failed
+    state.checks_failed += verdict.failed
+    return verdict

@@ -1,0 +1,268 @@
+"""Experiments as data: frozen dataclasses and the registry.
+
+A spec says everything a run needs — data slice and preprocessing, layers,
+every optimizer hyper-parameter, fit settings, the document's printed
+numbers and the behaviour the document teaches — so that nothing depends on
+a library default that can drift between Keras releases.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from .errors import SpecError, UnknownExperiment, invalid_value
+from .serial import digest, jsonable
+
+DOCUMENTS: tuple[str, ...] = ("keras_regularization", "lab02", "keras_notes", "imdb", "mnist_init")
+_ID = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+TIERS = ("quick", "full")
+
+
+def _options(value: Mapping[str, Any] | tuple) -> tuple[tuple[str, Any], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple(sorted((str(k), v) for k, v in items))
+
+
+@jsonable
+@dataclass(frozen=True)
+class Regularizer:
+    """A weight penalty, spelled out (Keras 2 and 3 agree on l1/l2 factors)."""
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("l1", "l2"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v < 0:
+                raise SpecError(invalid_value(name, "a non-negative float", v))
+        if self.l1 == 0 and self.l2 == 0:
+            raise SpecError(invalid_value("l1/l2", "at least one positive factor", (self.l1, self.l2)))
+
+
+@jsonable
+@dataclass(frozen=True)
+class Layer:
+    """One Keras layer: its class name in `keras.layers` and its arguments."""
+
+    kind: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, str) or not self.kind[:1].isupper():
+            raise SpecError(invalid_value("kind", "a keras.layers class name such as 'Dense'", self.kind))
+        object.__setattr__(self, "options", _options(self.options))
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.options)
+
+
+def dense(units: int, activation: str | None = None, **options: Any) -> Layer:
+    """`Dense` layer spec; `options` are further keyword arguments."""
+    if not isinstance(units, int) or units < 1:
+        raise SpecError(invalid_value("units", "a positive int", units))
+    return Layer("Dense", {"units": units, "activation": activation, **options})
+
+
+def dropout(rate: float) -> Layer:
+    """`Dropout` layer spec."""
+    if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise SpecError(invalid_value("rate", "a float in [0, 1)", rate))
+    return Layer("Dropout", {"rate": rate})
+
+
+@jsonable
+@dataclass(frozen=True)
+class ModelSpec:
+    """A sequential model: an input shape and its layers in order."""
+
+    input_shape: tuple[int, ...]
+    layers: tuple[Layer, ...]
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise SpecError(invalid_value("layers", "at least one layer", self.layers))
+
+
+@jsonable
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer with every hyper-parameter pinned (never a default)."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _options(self.params))
+        if "learning_rate" not in dict(self.params):
+            raise SpecError(invalid_value("params", "an explicit learning_rate", dict(self.params)))
+
+
+@jsonable
+@dataclass(frozen=True)
+class CompileSpec:
+    optimizer: OptimizerSpec
+    loss: str
+    metrics: tuple[str, ...] = ("accuracy",)
+
+
+@jsonable
+@dataclass(frozen=True)
+class FitSpec:
+    """Fit settings. `train_count` splits the training arrays explicitly.
+
+    Keras' `validation_split` keeps the *last* fraction for validation and
+    rounds the split point in a version-dependent way; the exact counts are
+    spelled out instead, with the document's own setting kept for reference.
+    """
+
+    epochs: int
+    batch_size: int
+    train_count: int | None = None
+    documented_validation_split: float | None = None
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise SpecError(invalid_value(name, "a positive int", v))
+
+
+@jsonable
+@dataclass(frozen=True)
+class DataSpec:
+    """Which dataset, which slice, and how its arrays are prepared."""
+
+    dataset: str
+    train_slice: tuple[int, int] | None = None
+    scale: float | None = None  # None: raw values, as some documents use
+    flatten: bool = True
+    one_hot: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.train_slice is not None:
+            lo, hi = self.train_slice
+            if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo < hi):
+                raise SpecError(invalid_value("train_slice", "(start, stop) with 0 <= start < stop", self.train_slice))
+
+
+@jsonable
+@dataclass(frozen=True)
+class Documented:
+    """What the source document printed, copied verbatim.
+
+    `history` maps Keras 3 metric names to per-epoch values; `test` holds
+    the document's test metrics; `params` the printed summary counts.
+    """
+
+    history: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    test: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, int] = field(default_factory=dict)
+    environment: str = ""
+    reproducible: bool = True
+    note: str = ""
+
+
+@jsonable
+@dataclass(frozen=True)
+class Fidelity:
+    """How far a documented number may sit outside our measured band.
+
+    Accuracies get an absolute margin, losses a relative one: the documented
+    run is one draw from another framework's random streams.
+    """
+
+    accuracy_abs: float = 0.03
+    loss_rel: float = 0.10
+    why: str = ""
+    known_deviations: tuple[tuple[str, str], ...] = ()
+
+
+@jsonable
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One documented experiment, with its id `<document>/<name>`."""
+
+    id: str
+    source: str
+    section: str
+    title: str
+    data: DataSpec
+    model: ModelSpec
+    compile: CompileSpec
+    fit: FitSpec
+    documented: Documented
+    expectations: tuple[Any, ...] = ()
+    fidelity: Fidelity = Fidelity()
+    assumptions: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    tier: str = "full"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not _ID.match(self.id):
+            raise SpecError(invalid_value("id", "'<document>/<experiment>' in lower_snake_case", self.id))
+        if self.document not in DOCUMENTS:
+            raise SpecError(invalid_value("id", f"a document prefix among {DOCUMENTS}", self.id))
+        if self.tier not in TIERS:
+            raise SpecError(invalid_value("tier", f"one of {TIERS}", self.tier))
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise SpecError(invalid_value("seeds", "a non-empty tuple of distinct ints", self.seeds))
+
+    @property
+    def document(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    @property
+    def digest(self) -> str:
+        """Fingerprint of everything that changes what a run measures."""
+        return digest((self.data, self.model, self.compile, self.fit))
+
+    def replace(self, **changes: Any) -> "ExperimentSpec":
+        return dataclasses.replace(self, **changes)
+
+
+class Registry:
+    """Experiments by id, in registration order."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ExperimentSpec] = {}
+
+    def register(self, spec: ExperimentSpec) -> ExperimentSpec:
+        if spec.id in self._specs:
+            raise SpecError(invalid_value("id", "an id not registered yet", spec.id))
+        self._specs[spec.id] = spec
+        return spec
+
+    def __iter__(self) -> Iterator[ExperimentSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, exp_id: object) -> bool:
+        return exp_id in self._specs
+
+    def get(self, exp_id: str) -> ExperimentSpec:
+        try:
+            return self._specs[exp_id]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(exp_id, list(self._specs), n=5, cutoff=0.5)
+            close += [k for k in self._specs if exp_id and exp_id in k and k not in close]
+            hint = f" Did you mean: {', '.join(close)}?" if close else " Run `regsuite list` to see them."
+            raise UnknownExperiment(
+                invalid_value("experiment", "a registered experiment id", exp_id) + "." + hint
+            ) from None
+
+    def ids(self) -> list[str]:
+        return list(self._specs)
