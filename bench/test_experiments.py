@@ -23,24 +23,6 @@ def test_parameter_counts(experiment, regsuite):
     fail_with(regsuite.judge(checks, {experiment.id: outcome}), experiment.id)
 
 
-def test_documented_fidelity(experiment, regsuite):
-    """Every documented number lies in the stored measured band, widened by the spec's stated tolerance."""
-    path = baselines.path_for(regsuite.baseline_root, experiment.id)
-    if not path.exists():
-        pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id)}`", pytrace=False)
-    checks = baselines.fidelity_checks(experiment, baselines.load(path, experiment))
-    assert checks, f"{experiment.id}: no documented number has a measured band to compare with"
-    known = dict(experiment.fidelity.known_deviations)
-    failures = regsuite.judge([c for c in checks if c.key not in known], {})
-    failures += [
-        f"{experiment.id}: known deviation {c.key} ({known[c.key]}) now matches the document; "
-        "remove it from Fidelity.known_deviations"
-        for c in checks
-        if c.key in known and c() is None
-    ]
-    fail_with(failures, f"{experiment.id} against the document")
-
-
 @pytest.mark.slow
 @pytest.mark.needs_data
 def test_behaviour(experiment, regsuite, regsuite_seeds):
@@ -59,3 +41,21 @@ def test_baseline_bands(experiment, regsuite, regsuite_seeds):
     if verdict.status == "recorded":
         pytest.skip(f"re-recorded {verdict.path}; nothing was compared")
     fail_with(verdict.failures, f"{experiment.id} against {verdict.path}")
+
+
+def test_documented_fidelity(experiment, regsuite):
+    """Every documented number lies in the stored measured band, widened by the spec's stated tolerance."""
+    path = baselines.path_for(regsuite.baseline_root, experiment.id)
+    if not path.exists():
+        pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id)}`", pytrace=False)
+    checks = baselines.fidelity_checks(experiment, baselines.load(path, experiment))
+    assert checks, f"{experiment.id}: no documented number has a measured band to compare with"
+    known = dict(experiment.fidelity.known_deviations)
+    failures = regsuite.judge([c for c in checks if c.key not in known], {})
+    failures += [
+        f"{experiment.id}: known deviation {c.key} ({known[c.key]}) now matches the document; "
+        "remove it from Fidelity.known_deviations"
+        for c in checks
+        if c.key in known and c() is None
+    ]
+    fail_with(failures, f"{experiment.id} against the document")

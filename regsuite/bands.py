@@ -57,6 +57,8 @@ def band_from_samples(samples: Sequence[float], *, accuracy: bool) -> Band:
     xs = [float(x) for x in samples]
     if not xs or not all(math.isfinite(x) for x in xs):
         raise SpecError(invalid_value("samples", "a non-empty list of finite floats", xs))
+    if accuracy and not all(0.0 <= x <= 1.0 for x in xs):
+        raise SpecError(invalid_value("samples", "accuracies in [0, 1]", xs))
     sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
     mean = statistics.fmean(xs)
     floor = ACC_FLOOR if accuracy else LOSS_REL_FLOOR * abs(mean)

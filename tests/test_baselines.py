@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from regsuite import baselines
+from regsuite.errors import BaselineError
+from regsuite.serial import write_json_atomic
+
+from .conftest import fake_run
+from .test_specs import make_spec
+
+SPEC = make_spec(
+    expectations=(),
+    assumptions=("an assumption",),
+    fit=make_spec().fit.__class__(epochs=3, batch_size=8, train_count=40),
+)
+
+
+def runs(shift=0.0, seeds=(0, 1, 2)):
+    return [fake_run(SPEC.id, s, shift=shift, digest=SPEC.digest) for s in seeds]
+
+
+def test_baseline_document_has_provenance_and_documented_section():
+    data = baselines.make_baseline(SPEC, runs())
+    assert data["schema_version"] == baselines.SCHEMA_VERSION and data["experiment"] == SPEC.id
+    prov = data["provenance"]
+    for key in ("runs", "seeds", "python", "tensorflow", "keras", "numpy", "backend", "device", "cpu",
+                "dataset_fingerprints", "date", "command"):
+        assert key in prov, key
+    assert prov["seeds"] == [0, 1, 2] and prov["runs"] == 3
+    assert prov["command"] == "pytest bench -k 'keras_regularization/tiny' --regsuite-record --regsuite-data-dir=$REGSUITE_DATA_DIR"
+    assert data["documented"]["label"].startswith("documented:")
+    assert data["assumptions"] == ["an assumption"]
+    assert set(data["bands"]) >= {"loss@1", "loss@3", "val_accuracy@2", "test.accuracy"}
+
+
+def test_lifecycle_missing_ok_mismatch_record(tmp_path):
+    path = baselines.path_for(tmp_path, SPEC.id)
+    v = baselines.compare_or_record(SPEC, runs(), tmp_path)
+    assert v.status == "created" and path.exists()
+    assert v.failures and "no baseline existed; wrote one from this run (3 seed(s))" in v.failures[0]
+
+    v = baselines.compare_or_record(SPEC, runs(), tmp_path)
+    assert (v.status, v.failures, v.checked) == ("ok", [], 2 * 4 + 2)
+
+    before = path.read_text()
+    v = baselines.compare_or_record(SPEC, runs(shift=1.0), tmp_path)
+    assert v.status == "mismatch" and v.failed >= 1
+    assert v.obtained == tmp_path / "keras_regularization" / "tiny.obtained.json" and v.obtained.exists()
+    assert "loss@1 outside baseline band" in "\n".join(v.failures)
+    assert path.read_text() == before, "a mismatch must never touch the stored baseline"
+
+    v = baselines.compare_or_record(SPEC, runs(shift=1.0), tmp_path, record=True)
+    assert v.status == "recorded" and not (tmp_path / "keras_regularization" / "tiny.obtained.json").exists()
+    assert baselines.compare_or_record(SPEC, runs(shift=1.0), tmp_path).status == "ok"
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: "{not json", "is not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2)"),
+        (lambda d: json.dumps([1]), "Invalid value for `document`. Expected a JSON object. Received: document='list'"),
+        (lambda d: json.dumps({**d, "schema_version": 0}),
+         "Invalid value for `schema_version`. Expected 1 (this regsuite's schema). Received: schema_version=0. The file is stale"),
+        (lambda d: json.dumps({**d, "kind": "other"}), "Invalid value for `kind`. Expected 'regsuite.baseline'. Received: kind='other'"),
+        (lambda d: json.dumps({**d, "experiment": "keras_regularization/other"}),
+         "Invalid value for `experiment`. Expected 'keras_regularization/tiny'. Received: experiment='keras_regularization/other'. The file belongs to another experiment"),
+        (lambda d: json.dumps({**d, "spec_digest": "0" * 16}), "It was recorded for another version of the spec and was not overwritten"),
+        (lambda d: json.dumps({**d, "bands": {"loss@1": {"lo": 2, "hi": 1}}}), "band 'loss@1' is malformed"),
+        (lambda d: json.dumps({**d, "bands": {}}), "Invalid value for `bands`. Expected a non-empty object"),
+    ],
+)
+def test_bad_baseline_is_a_clear_error_and_never_overwritten(tmp_path, mutate, message):
+    path = baselines.path_for(tmp_path, SPEC.id)
+    path.parent.mkdir(parents=True)
+    text = mutate(baselines.make_baseline(SPEC, runs()))
+    path.write_text(text)
+    with pytest.raises(BaselineError) as info:
+        baselines.compare_or_record(SPEC, runs(), tmp_path)
+    assert str(info.value).startswith(str(path)) and message in str(info.value)
+    assert path.read_text() == text
+    assert not baselines.obtained_path(path).exists()
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path):
+    path = tmp_path / "b.json"
+    write_json_atomic(path, {"a": 1})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"a": object()})
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"a": float("nan")})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert os.listdir(tmp_path) == ["b.json"]
