@@ -142,7 +142,8 @@ def _loader(name: str) -> _Loader:
 
 def load(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = True) -> Dataset:
     """Load `name` once per process: mirror, Keras cache, then the downloader."""
-    key = (name, str(mirror_dir(data_dir)) if mirror_dir(data_dir) else None)
+    mirror = mirror_dir(data_dir)
+    key = (name, str(mirror) if mirror else None)
     with _lock:
         if key in _cache:
             return _cache[key]

@@ -1,0 +1,139 @@
+"""The plugin and the real bench tests, driven with pytester and a fake runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from regsuite import runner
+from regsuite.errors import DataUnavailable
+
+from .conftest import fake_run
+
+BENCH = (Path(__file__).parent.parent / "bench" / "test_experiments.py").read_text()
+L1 = "keras_regularization/l1"
+
+
+@pytest.fixture
+def fake_runner(monkeypatch):
+    state = {"shift": 0.0, "missing": False, "calls": 0}
+
+    def run(spec, seed=None, *, data_dir=None):
+        state["calls"] += 1
+        if state["missing"]:
+            raise DataUnavailable("Dataset `mnist` not found. Set REGSUITE_DATA_DIR=/path/to/mirror")
+        return fake_run(spec.id, seed, shift=state["shift"], epochs=spec.fit.epochs, digest=spec.digest)
+
+    monkeypatch.setattr(runner, "run", run)
+    return state
+
+
+@pytest.fixture
+def bench(pytester, tmp_path):
+    pytester.makepyfile(test_bench=BENCH)
+    root = tmp_path / "baselines"
+
+    def go(*args):
+        return pytester.runpytest_inprocess("-k", f"test_baseline_bands and {L1}", "--regsuite-seeds=0,1",
+                                            f"--regsuite-baselines={root}", *args)
+
+    return go, root / "keras_regularization"
+
+
+def test_baseline_lifecycle_through_pytest(bench, fake_runner):
+    go, folder = bench
+    result = go()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no baseline existed; wrote one from this run (2 seed(s))*", "*baseline created:*l1.json*"])
+    assert (folder / "l1.json").exists()
+
+    result = go()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*experiments trained: 1 (2 seeded runs*", "*checks: 10 passed, 0 failed*"])
+
+    fake_runner["shift"] = 1.0
+    result = go()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*keras_regularization/l1 against*l1.json: * check(s) failed*",
+        "*loss@1 outside baseline band*",
+        "*fix: if the change is intended, re-record with `pytest bench -k 'keras_regularization/l1' --regsuite-record`*",
+        "*obtained: *l1.obtained.json*",
+    ])
+    assert (folder / "l1.obtained.json").exists()
+
+    result = go("--regsuite-record")
+    result.assert_outcomes(skipped=1)
+    assert not (folder / "l1.obtained.json").exists()
+    go().assert_outcomes(passed=1)
+
+
+def test_runs_are_cached_per_session(pytester, fake_runner, tmp_path):
+    pytester.makepyfile(test_bench=BENCH)
+    result = pytester.runpytest_inprocess("-k", f"test_behaviour and {L1}", "--regsuite-seeds=0,1,2")
+    result.assert_outcomes(failed=1)  # fake numbers are no L1 collapse: every failure is listed at once
+    result.stdout.fnmatch_lines(["*keras_regularization/l1: 3 check(s) failed*", "*[[]ParamCount[]]*", "*[[]LossInflation[]]*",
+                                 "*[[]Collapse[]]*", "*checks: 0 passed, 3 failed*"])
+    assert fake_runner["calls"] == 6  # l1 and baseline, three seeds each, nothing twice
+
+
+def test_missing_data_skips_with_what_to_set(bench, fake_runner, monkeypatch):
+    go, _ = bench
+    fake_runner["missing"] = True
+    result = go("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*Set REGSUITE_DATA_DIR=/path/to/mirror*"])
+    result = go("--regsuite-require-data")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*--regsuite-require-data is set, so this is an error*"])
+    monkeypatch.setenv("REGSUITE_REQUIRE_DATA", "1")
+    go().assert_outcomes(failed=1)
+
+
+def test_quick_tier_deselects_slow(pytester):
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.slow
+        def test_trains(): pass
+        def test_counts(): pass
+    """)
+    result = pytester.runpytest_inprocess("--regsuite-tier=quick", "--strict-markers")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_bad_seeds_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_inprocess("--regsuite-seeds=a,b")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Invalid value for `--regsuite-seeds`. Expected comma-separated integers such as 0,1,2. Received: --regsuite-seeds='a,b'*"])
+
+
+def test_options_and_markers_are_registered(pytester):
+    result = pytester.runpytest_inprocess("--help")
+    result.stdout.fnmatch_lines(["regsuite: documented Keras/TensorFlow experiments:", "*--regsuite-data-dir=DIR*",
+                                 "*--regsuite-require-data*", "*--regsuite-record*", "*--regsuite-tier=*"])
+    result = pytester.runpytest_inprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.slow:*", "@pytest.mark.gpu:*", "@pytest.mark.needs_data:*", "@pytest.mark.regsuite(seeds=None):*"])
+
+
+def test_registry_parametrizes_with_readable_ids(pytester):
+    pytester.makepyfile("def test_x(experiment): assert experiment.id")
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-k", "keras_regularization")
+    result.stdout.fnmatch_lines(["test_*.py::test_x[[]keras_regularization/baseline[]]", "*5 tests collected*"])
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-k", "keras_regularization/l2_dropout")
+    result.stdout.fnmatch_lines(["*1/5 tests collected (4 deselected)*"])
+
+
+def test_gpu_marker_skips_without_a_gpu(pytester, monkeypatch):
+    from regsuite import environment
+
+    monkeypatch.setattr(environment, "accelerators", lambda: [])
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.gpu
+        def test_on_gpu(): pass
+    """)
+    result = pytester.runpytest_inprocess("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no GPU visible to the Keras backend*"])
