@@ -23,6 +23,24 @@ def test_parameter_counts(experiment, regsuite):
     fail_with(regsuite.judge(checks, {experiment.id: outcome}), experiment.id)
 
 
+def test_keras_split_matches_documented_validation_split(experiment):
+    """API drift: the explicit train/validation counts are what today's Keras `validation_split` would give."""
+    fit = experiment.fit
+    if fit.documented_validation_split is None:
+        pytest.skip(f"{experiment.id} uses no validation_split")
+    import numpy as np
+
+    slicing = pytest.importorskip("keras.src.trainers.data_adapters.array_slicing",
+                                  reason="Keras moved its private train_validation_split helper; compare by hand")
+    lo, hi = experiment.data.train_slice
+    rows = np.zeros(hi - lo)
+    train, _ = slicing.train_validation_split((rows,), validation_split=fit.documented_validation_split)
+    assert len(train[0]) == fit.train_count, (
+        f"{experiment.id}: Keras {__import__('keras').__version__} trains on {len(train[0])} rows with "
+        f"validation_split={fit.documented_validation_split}; the spec pins {fit.train_count} as the document printed"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.needs_data
 def test_behaviour(experiment, regsuite, regsuite_seeds):
