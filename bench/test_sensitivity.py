@@ -45,7 +45,7 @@ ALTERATIONS = {
 @pytest.mark.slow
 @pytest.mark.needs_data
 @pytest.mark.regsuite(seeds=(0,))
-@pytest.mark.parametrize("alteration", list(ALTERATIONS))
+@pytest.mark.parametrize("alteration", list(ALTERATIONS), ids=[f"{e}:{n}" for n, (e, _) in ALTERATIONS.items()])
 def test_alteration_is_caught(alteration, regsuite, regsuite_seeds):
     exp_id, alter = ALTERATIONS[alteration]
     original = REGISTRY.get(exp_id)

@@ -219,6 +219,9 @@ class DocumentedNear(Check):
     documented: float
     band: Band
 
+    def needs(self) -> tuple[str, ...]:
+        return ()  # compares stored numbers only: nothing needs to be trained
+
     def __call__(self, outcomes: Outcomes | None = None) -> str | None:
         if self.documented in self.band:
             return None

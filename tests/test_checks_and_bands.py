@@ -95,6 +95,7 @@ def test_run_checks_collects_all_failures_with_hints():
 def test_documented_near():
     assert DocumentedNear("a/x", "loss@1", 2.0, Band(1.9, 2.1))() is None
     msg = DocumentedNear("a/x", "loss@1", 2.5, Band(1.9, 2.1))()
+    assert run_checks([DocumentedNear("a/x", "loss@1", 2.0, Band(1.9, 2.1))], {}) == []
     assert msg == "a/x: documented loss@1 = 2.5 outside measured band widened by the fidelity tolerance [1.9, 2.1] (off by 0.4)"
 
 
