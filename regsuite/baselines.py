@@ -56,7 +56,7 @@ def band_keys(runs: Sequence[RunResult]) -> list[str]:
     """Every key a baseline stores a band for: each metric at each epoch, each test metric."""
     epochs = min(r.epochs for r in runs)
     keys = [f"{m}@{e}" for m in runs[0].history for e in range(1, epochs + 1)]
-    return keys + [f"test.{m}" for m in runs[0].test]
+    return keys + [f"test.{m}" for m in runs[0].test] + [f"extra.{m}" for m in sorted(runs[0].extra)]
 
 
 def make_baseline(spec: ExperimentSpec, runs: Sequence[RunResult], *, command: str | None = None) -> dict[str, Any]:
@@ -81,12 +81,14 @@ def make_baseline(spec: ExperimentSpec, runs: Sequence[RunResult], *, command: s
             "params": dict(runs[0].params),
             "epochs": epochs,
             "runs": [
-                {"seed": r.seed, "history": r.history, "test": r.test, "fit_seconds": round(r.fit_seconds, 3)}
+                {"seed": r.seed, "history": r.history, "test": r.test, "extra": r.extra,
+                 "fit_seconds": round(r.fit_seconds, 3)}
                 for r in runs
             ],
             "summary": {
                 **{f"{m}@{e}": _stats(outcome.values(f"{m}@{e}")) for m in runs[0].history for e in (1, epochs)},
                 **{f"test.{m}": _stats(outcome.values(f"test.{m}")) for m in runs[0].test},
+                **{f"extra.{m}": _stats(outcome.values(f"extra.{m}")) for m in sorted(runs[0].extra)},
             },
         },
         "bands": bands,

@@ -9,7 +9,7 @@ failure, each with a hint on how to fix it, so a test reports them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from .bands import Band
 from .results import MetricKey, Outcome
@@ -33,9 +33,14 @@ def _fmt(x: float) -> str:
 
 
 class Check:
-    """Base class. Subclasses are frozen dataclasses with an `experiment`."""
+    """Base class. Subclasses are frozen dataclasses with an `experiment`.
+
+    A `static` check needs no training: only the built model or the
+    installed libraries (parameter counts, library defaults).
+    """
 
     experiment: str
+    static: ClassVar[bool] = False
 
     def needs(self) -> tuple[str, ...]:
         """Experiment ids whose outcomes this check reads."""
@@ -58,6 +63,7 @@ class Check:
 class ParamCount(Check):
     """Exact parameter counts, as the document's model summary printed them."""
 
+    static: ClassVar[bool] = True
     experiment: str
     total: int
     trainable: int | None = None
@@ -75,8 +81,8 @@ class ParamCount(Check):
 
 @jsonable
 @dataclass(frozen=True)
-class LossInflation(Check):
-    """A regulariser's penalty inflates the loss: A's value >= factor x B's."""
+class RatioAtLeast(Check):
+    """A's seed-mean value of `key` is at least `factor` times B's."""
 
     experiment: str
     over: str
@@ -95,6 +101,67 @@ class LossInflation(Check):
             f"{self.experiment}: {self.key} = {_fmt(a)} is {ratio:.3g}x {self.over}'s {_fmt(b)} "
             f"(expected >= {self.factor:g}x)"
         )
+
+
+@jsonable
+@dataclass(frozen=True)
+class LossInflation(RatioAtLeast):
+    """A regulariser's penalty inflates the loss: A's first-epoch loss >= factor x B's."""
+
+
+@jsonable
+@dataclass(frozen=True)
+class ValueIn(Check):
+    """Every seed's `key` lies in [lo, hi]: for exact facts (a count, a bound)."""
+
+    experiment: str
+    key: str
+    lo: float
+    hi: float
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        o = outcomes[self.experiment]
+        bad = [f"seed {r.seed}: {_fmt(v)}" for r, v in zip(o.runs, o.values(self.key)) if not self.lo <= v <= self.hi]
+        return f"{self.experiment}: {self.key} outside [{self.lo:g}, {self.hi:g}]: {', '.join(bad)}" if bad else None
+
+
+@jsonable
+@dataclass(frozen=True)
+class DefaultDrift(Check):
+    """The installed Keras' optimizer defaults are the ones recorded in the spec.
+
+    Fails when a default moves again (a new drift to record); the known drift
+    between the document's Keras and today's is reported by `known_drift`.
+    """
+
+    static: ClassVar[bool] = True
+    experiment: str
+    optimizer: str
+    today_defaults: tuple[tuple[str, Any], ...]
+
+    def needs(self) -> tuple[str, ...]:
+        return ()
+
+    def installed(self) -> dict[str, Any]:
+        import inspect
+
+        import keras
+
+        sig = inspect.signature(getattr(keras.optimizers, self.optimizer).__init__)
+        return {k: sig.parameters[k].default if k in sig.parameters else "<no such argument>" for k, _ in self.today_defaults}
+
+    def __call__(self, outcomes: Outcomes | None = None) -> str | None:
+        import keras
+
+        got = self.installed()
+        moved = [f"{k}: recorded {v!r}, installed {got[k]!r}" for k, v in self.today_defaults if got[k] != v]
+        if not moved:
+            return None
+        return f"{self.experiment}: Keras {keras.__version__} changed {self.optimizer} defaults again ({'; '.join(moved)})"
+
+    @property
+    def hint(self) -> str:
+        return "record the new defaults in the spec's OptimizerSpec.today_defaults (the pinned params keep the run unchanged)"
 
 
 @jsonable
@@ -153,16 +220,27 @@ class BetterThan(Check):
     key: str = "test.accuracy"
     higher_is_better: bool = True
     margin: float = 0.0
+    per_seed: bool = False  # also hold seed by seed, not only on the means
 
     def needs(self) -> tuple[str, ...]:
         return (self.experiment, self.than)
 
     def __call__(self, outcomes: Outcomes) -> str | None:
+        word = "higher" if self.higher_is_better else "lower"
+        sign = 1.0 if self.higher_is_better else -1.0
+        if self.per_seed:
+            mine, theirs = outcomes[self.experiment], outcomes[self.than]
+            lost = [
+                f"seed {r.seed}: {_fmt(a)} vs {_fmt(b)}"
+                for r, a, b in zip(mine.runs, mine.values(self.key), theirs.values(self.key))
+                if sign * (a - b) <= self.margin
+            ]
+            if lost:
+                return f"{self.experiment}: {self.key} not {word} than {self.than}'s on every seed ({', '.join(lost)})"
         a, b = outcomes[self.experiment].mean(self.key), outcomes[self.than].mean(self.key)
-        gain = (a - b) if self.higher_is_better else (b - a)
+        gain = sign * (a - b)
         if gain > self.margin:
             return None
-        word = "higher" if self.higher_is_better else "lower"
         return (
             f"{self.experiment}: {self.key} = {_fmt(a)} is not {word} than {self.than}'s {_fmt(b)}"
             + (f" by >= {self.margin:g}" if self.margin else "")
@@ -172,18 +250,19 @@ class BetterThan(Check):
 @jsonable
 @dataclass(frozen=True)
 class MonotoneDecrease(Check):
-    """The seed-mean curve never rises by more than `tolerance` (relative)."""
+    """Every seed's curve never rises by more than `tolerance` (relative)."""
 
     experiment: str
     metric: str = "loss"
     tolerance: float = 0.0
 
     def __call__(self, outcomes: Outcomes) -> str | None:
-        curve = outcomes[self.experiment].curve(self.metric)
         rises = [
-            f"epoch {i + 1}->{i + 2}: {_fmt(curve[i])} -> {_fmt(curve[i + 1])}"
-            for i in range(len(curve) - 1)
-            if curve[i + 1] > curve[i] * (1 + self.tolerance)
+            f"seed {r.seed} epoch {i + 1}->{i + 2}: {_fmt(c[i])} -> {_fmt(c[i + 1])}"
+            for r in outcomes[self.experiment].runs
+            for c in [r.history[self.metric]]
+            for i in range(len(c) - 1)
+            if c[i + 1] > c[i] * (1 + self.tolerance)
         ]
         return f"{self.experiment}: {self.metric} rises: {'; '.join(rises)}" if rises else None
 

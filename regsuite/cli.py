@@ -14,9 +14,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from .experiments import REGISTRY
 
     width = max(len(s.id) for s in REGISTRY)
-    print(f"{'id'.ljust(width)}  tier  epochs  seeds  document / title")
+    print(f"{'id'.ljust(width)}  tier  epochs  seeds  document / section / title")
     for s in REGISTRY:
-        print(f"{s.id.ljust(width)}  {s.tier:<4}  {s.fit.epochs:>6}  {len(s.seeds):>5}  {s.source} / {s.title}")
+        print(f"{s.id.ljust(width)}  {s.tier:<4}  {s.fit.epochs:>6}  {len(s.seeds):>5}  {s.source} / {s.section} / {s.title}")
     return 0
 
 

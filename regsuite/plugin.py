@@ -75,6 +75,7 @@ class RegsuiteSession:
     checks_failed: int = 0
     train_seconds: float = 0.0
     written: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "RegsuiteSession":
@@ -109,6 +110,8 @@ class RegsuiteSession:
                 self.train_seconds += time.perf_counter() - start
             except DataUnavailable as exc:
                 self.missing_data(exc)
+            except runner.UnsupportedBackend as exc:
+                pytest.skip(str(exc))
         return self.runs[key]
 
     def outcome(self, spec: ExperimentSpec, seeds: Iterable[int] | None = None) -> Outcome:
@@ -179,6 +182,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"experiments trained: {len(experiments)} ({len(state.runs)} seeded runs, "
                   f"{state.train_seconds:.1f} s training and evaluation)")
     tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")
+    tr.write_line(f"wall time: {time.perf_counter() - state.started:.1f} s")
     for line in state.written:
         tr.write_line(line)
 

@@ -2,7 +2,8 @@
 
 Metric keys follow one small grammar used by checks, bands and baselines:
 `<history metric>@<epoch>` (1-based, or `final`), `test.<metric>`, and
-`params.<total|trainable|non_trainable>`.
+`params.<total|trainable|non_trainable>`, and `extra.<name>` for what a
+probe measured (a gradient-norm ratio, a count of TensorBoard scalars).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Mapping, Sequence
 from .errors import SpecError, invalid_value
 from .serial import jsonable
 
-_KEY = re.compile(r"^(?:(?P<hist>[a-z_]+)@(?P<epoch>final|[1-9][0-9]*)|test\.(?P<test>[a-z_]+)|params\.(?P<param>total|trainable|non_trainable))$")
+_KEY = re.compile(r"^(?:(?P<hist>[a-z_]+)@(?P<epoch>final|[1-9][0-9]*)|test\.(?P<test>[a-z_]+)|params\.(?P<param>total|trainable|non_trainable)|extra\.(?P<extra>[a-z0-9_]+))$")
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,19 @@ class MetricKey:
     def parse(cls, text: str) -> "MetricKey":
         m = _KEY.match(text) if isinstance(text, str) else None
         if not m:
-            raise SpecError(invalid_value("key", "'loss@1', 'val_accuracy@final', 'test.accuracy' or 'params.total'", text))
+            raise SpecError(invalid_value("key", "'loss@1', 'val_accuracy@final', 'test.accuracy', 'params.total' or 'extra.<name>'", text))
         if m["hist"]:
             epoch = None if m["epoch"] == "final" else int(m["epoch"])
             return cls(text, "history", m["hist"], epoch)
         if m["test"]:
             return cls(text, "test", m["test"])
+        if m["extra"]:
+            return cls(text, "extra", m["extra"])
         return cls(text, "params", m["param"])
 
     @property
     def is_accuracy(self) -> bool:
-        return "acc" in self.metric
+        return self.section in ("history", "test") and "acc" in self.metric
 
     @property
     def is_loss(self) -> bool:
@@ -62,11 +65,16 @@ class RunResult:
     spec_digest: str
     dataset_fingerprints: dict[str, str] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
 
     def value(self, key: str | MetricKey) -> float:
         k = key if isinstance(key, MetricKey) else MetricKey.parse(key)
         if k.section == "params":
             return float(self.params[k.metric])
+        if k.section == "extra":
+            if k.metric not in self.extra:
+                raise KeyError(f"{self.experiment}: no measured extra {k.metric!r} (have {sorted(self.extra)})")
+            return float(self.extra[k.metric])
         if k.section == "test":
             if k.metric not in self.test:
                 raise KeyError(f"{self.experiment}: no test metric {k.metric!r} (have {sorted(self.test)})")

@@ -1,32 +1,50 @@
 """`run(spec, seed) -> RunResult`: seed, build, compile, fit, evaluate.
 
-No pytest here: the CLI, the bench suite and scripts all call this.
+Most experiments are a plain Keras `fit` (procedure `keras_fit`); a document
+that trains another way (a TensorFlow-1 graph loop, bare gradient descent)
+names a procedure registered in `PROCEDURES`. Probes measure something
+beside training (a gradient-norm ratio at initialisation). No pytest here.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from . import datasets
 from .environment import snapshot
+from .errors import RegsuiteError, SpecError, invalid_value
 from .results import RunResult
 from .specs import DataSpec, ExperimentSpec, ModelSpec, OptimizerSpec, Regularizer
 
 
+class UnsupportedBackend(RegsuiteError):
+    """The experiment cannot run on the active Keras backend (the message says why)."""
+
+
 @lru_cache(maxsize=16)
-def _prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The arrays a spec's model sees, prepared once per process per DataSpec."""
     ds = datasets.load(data.dataset, data_dir)
     x_train, y_train = ds.arrays["x_train"], ds.arrays["y_train"]
+    x_test, y_test = ds.arrays["x_test"], ds.arrays["y_test"]
     if data.train_slice is not None:
         lo, hi = data.train_slice
         x_train, y_train = x_train[lo:hi], y_train[lo:hi]
-    out = {"x_train": x_train, "y_train": y_train, "x_test": ds.arrays["x_test"], "y_test": ds.arrays["y_test"]}
+    if data.holdout is not None:
+        from sklearn.model_selection import train_test_split
+
+        test_size, random_state = data.holdout
+        # Splitting the row indices shuffles exactly as splitting the arrays would.
+        train_idx, test_idx = train_test_split(np.arange(len(x_train)), test_size=test_size, random_state=random_state)
+        x_train, y_train, x_test, y_test = x_train[train_idx], y_train[train_idx], x_train[test_idx], y_train[test_idx]
+    out = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for k in ("x_train", "x_test"):
         x = out[k].astype("float32")
         if data.flatten:
@@ -46,7 +64,7 @@ def _keras_value(value: Any) -> Any:
     import keras
 
     if isinstance(value, Regularizer):
-        if value.l1 and value.l2:
+        if value.l1 and value.l2 or not (value.l1 or value.l2):
             return keras.regularizers.L1L2(l1=value.l1, l2=value.l2)
         return keras.regularizers.L1(value.l1) if value.l1 else keras.regularizers.L2(value.l2)
     return value
@@ -58,7 +76,9 @@ def build_model(model: ModelSpec, name: str | None = None):
 
     layers = [keras.Input(shape=tuple(model.input_shape))]
     for layer in model.layers:
-        cls = getattr(keras.layers, layer.kind)
+        cls = getattr(keras.layers, layer.kind, None)
+        if not isinstance(cls, type):
+            raise SpecError(invalid_value("kind", "a layer class in keras.layers", layer.kind, where=name))
         layers.append(cls(**{k: _keras_value(v) for k, v in layer.options}))
     return keras.Sequential(layers, name=(name or "model").replace("/", "__"))
 
@@ -70,18 +90,16 @@ def make_optimizer(opt: OptimizerSpec):
 
 
 def param_counts(model) -> dict[str, int]:
-    import keras
-
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
     non_trainable = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
-    total = int(model.count_params())
-    del keras
-    return {"total": total, "trainable": trainable, "non_trainable": non_trainable}
+    return {"total": int(model.count_params()), "trainable": trainable, "non_trainable": non_trainable}
 
 
 def build(spec: ExperimentSpec):
-    """Build and compile the spec's model (no data needed)."""
+    """Build the spec's model (no data needed); compile it where Keras trains it."""
     model = build_model(spec.model, spec.id)
+    if spec.procedure != "keras_fit":
+        return model  # trained by its own loop: the spec's loss may be no Keras loss name
     model.compile(optimizer=make_optimizer(spec.compile.optimizer), loss=spec.compile.loss, metrics=list(spec.compile.metrics))
     return model
 
@@ -96,12 +114,93 @@ def _determinism() -> None:
             pass
 
 
-def run(spec: ExperimentSpec, seed: int | None = None, *, data_dir: str | os.PathLike | None = None) -> RunResult:
-    """Train and evaluate one experiment with one seed."""
+# --- probes: measurements beside training, on the freshly built model -------
+
+
+def _grad_norm_ratio(spec: ExperimentSpec, model, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """||dL/dW|| of the first Dense kernel over that of the last hidden one, on one batch at initialisation."""
     import keras
 
-    seed = spec.seeds[0] if seed is None else int(seed)
-    arrays, fingerprints = _prepared(spec.data, str(data_dir) if data_dir else None)
+    n = spec.fit.batch_size
+    x = keras.ops.convert_to_tensor(arrays["x_train"][:n])
+    y = keras.ops.convert_to_tensor(arrays["y_train"][:n])
+    kernels = [w for w in model.trainable_weights if w.path.endswith("kernel")]
+    grads = _gradients(model, x, y, kernels)
+    norms = [float(np.linalg.norm(np.asarray(g))) for g in grads]
+    first, last_hidden = norms[0], norms[-2]
+    return {"grad_norm_first": first, "grad_norm_last_hidden": last_hidden, "grad_ratio_first_last": first / last_hidden}
+
+
+def _gradients(model, x, y, weights) -> list:
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+        return tape.gradient(loss, weights)
+    if backend == "jax":
+        import jax
+
+        values = [w.value for w in weights]
+
+        def loss_of(vs):
+            mapping = list(zip(weights, vs))
+            with keras.StatelessScope(state_mapping=mapping):
+                return model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+
+        return jax.grad(loss_of)(values)
+    if backend == "torch":
+        model.zero_grad()
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True))
+        loss.backward()
+        return [w.value.grad.detach().cpu().numpy() for w in weights]
+    raise UnsupportedBackend(f"gradient probe: backend {backend!r} is not supported")
+
+
+PROBES: dict[str, Callable[..., dict[str, float]]] = {"grad_norm_ratio": _grad_norm_ratio}
+
+
+# --- procedures ----------------------------------------------------------------
+
+
+def _tensorboard_readback(log_dir: str, history: dict[str, list[float]]) -> dict[str, float]:
+    """Read the callback's event files back with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out: dict[str, float] = {}
+    for split, prefix in (("train", ""), ("validation", "val_")):
+        path = os.path.join(log_dir, split)
+        acc = EventAccumulator(path, size_guidance={"tensors": 0, "scalars": 0})
+        acc.Reload()
+        tags = set(acc.Tags().get("tensors", [])) | set(acc.Tags().get("scalars", []))
+        for metric in ("loss", "accuracy"):
+            tag = f"epoch_{metric}"
+            if tag not in tags:
+                out[f"tb_{split}_{metric}_count"] = 0.0
+                continue
+            events = acc.Tensors(tag) if tag in acc.Tags().get("tensors", []) else acc.Scalars(tag)
+            values = [float(np.asarray(_tensor_value(e))) for e in sorted(events, key=lambda e: e.step)]
+            out[f"tb_{split}_{metric}_count"] = float(len(values))
+            ref = history.get(prefix + metric, [])
+            if len(ref) == len(values):
+                out[f"tb_{split}_{metric}_max_abs_diff"] = float(np.max(np.abs(np.asarray(values) - np.asarray(ref))))
+    return out
+
+
+def _tensor_value(event: Any) -> Any:
+    if hasattr(event, "tensor_proto"):
+        from tensorboard.util import tensor_util
+
+        return tensor_util.make_ndarray(event.tensor_proto)
+    return event.value
+
+
+def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    import keras
+
     x, y = arrays["x_train"], arrays["y_train"]
     n = spec.fit.train_count
     if n is not None:
@@ -109,30 +208,162 @@ def run(spec: ExperimentSpec, seed: int | None = None, *, data_dir: str | os.Pat
         x, y = x[:n], y[:n]
     else:
         validation = (arrays["x_test"], arrays["y_test"])
+    model = build(spec)
+    extra: dict[str, float] = {}
+    for probe in spec.probes:
+        extra.update(PROBES[probe](spec, model, arrays))
+    callbacks, log_dir = [], None
+    if spec.fit.tensorboard:
+        log_dir = tempfile.mkdtemp(prefix="regsuite-tb-")
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir))
+    try:
+        start = time.perf_counter()
+        history = model.fit(
+            x, y,
+            batch_size=spec.fit.batch_size,
+            epochs=spec.fit.epochs,
+            shuffle=spec.fit.shuffle,
+            validation_data=validation,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        fit_seconds = time.perf_counter() - start
+        hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        if log_dir:
+            extra.update(_tensorboard_readback(log_dir, hist))
+    finally:
+        if log_dir:
+            shutil.rmtree(log_dir, ignore_errors=True)
+    test = model.evaluate(arrays["x_test"], arrays["y_test"], batch_size=256, verbose=0, return_dict=True)
+    return {"history": hist, "test": {k: float(v) for k, v in test.items()}, "params": param_counts(model),
+            "fit_seconds": fit_seconds, "extra": extra}
+
+
+def _tf_lowlevel(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The TensorFlow-1 graph loop of the Lab02 document, ported to TF2.
+
+    Dense(10, relu) -> Dense(10, sigmoid) as raw variables (glorot-uniform
+    kernels, zero biases, as `tf.layers.dense`), loss
+    `softmax_cross_entropy_with_logits` on the *sigmoid outputs* (the
+    document's quirk, kept), `len(train) // batch` steps an epoch of indices
+    drawn with replacement, and after each epoch one random batch of the
+    validation set. `test.*` evaluates all validation rows once at the end.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise UnsupportedBackend(
+            f"{spec.id} is the document's TensorFlow graph code and runs on the TensorFlow backend only "
+            f"(active backend: {keras.backend.backend()!r})"
+        )
+    import tensorflow as tf
+
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    x_val, y_val = arrays["x_test"], arrays["y_test"]
+    batch, epochs = spec.fit.batch_size, spec.fit.epochs
+    rng = np.random.RandomState(seed)
+    init = keras.initializers.GlorotUniform(seed=seed)
+    dims = [layer.kwargs["units"] for layer in spec.model.layers]
+    w1 = tf.Variable(init((x_train.shape[1], dims[0])))
+    b1 = tf.Variable(tf.zeros(dims[0]))
+    w2 = tf.Variable(keras.initializers.GlorotUniform(seed=seed + 1)((dims[0], dims[1])))
+    b2 = tf.Variable(tf.zeros(dims[1]))
+    variables = [w1, b1, w2, b2]
+    opt = make_optimizer(spec.compile.optimizer)
+
+    def forward(x, y):
+        out = tf.sigmoid(tf.nn.relu(x @ w1 + b1) @ w2 + b2)
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=out))
+        acc = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(out, 1), tf.argmax(y, 1)), tf.float32))
+        return loss, acc
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss, _ = forward(x, y)
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return forward(x, y)  # the document logs loss/accuracy after the step, on the same batch
+
+    evaluate = tf.function(forward)
+    hist: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    steps = len(x_train) // batch
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for _ in range(steps):
+            idx = rng.choice(len(x_train), size=batch)
+            loss, acc = train_step(x_train[idx], y_train[idx])
+        idx = rng.choice(len(x_val), size=batch)
+        vloss, vacc = evaluate(x_val[idx], y_val[idx])
+        for k, v in (("loss", loss), ("accuracy", acc), ("val_loss", vloss), ("val_accuracy", vacc)):
+            hist[k].append(float(v))
+    fit_seconds = time.perf_counter() - start
+    tloss, tacc = evaluate(x_val, y_val)
+    n = sum(int(np.prod(v.shape)) for v in variables)
+    return {"history": hist, "test": {"loss": float(tloss), "accuracy": float(tacc)},
+            "params": {"total": n, "trainable": n, "non_trainable": 0}, "fit_seconds": fit_seconds, "extra": {}}
+
+
+def linear_gd(w: float, b: float, lr: float, steps: int, xs=(1.0, 2.0, 3.0), ys=(1.0, 2.0, 3.0)) -> list[float]:
+    """Plain gradient descent on mean((w x + b - y)^2); the loss before each step and after the last."""
+    x, y = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    losses = []
+    for _ in range(steps):
+        r = w * x + b - y
+        losses.append(float(np.mean(r * r)))
+        w, b = w - lr * float(np.mean(2 * r * x)), b - lr * float(np.mean(2 * r))
+    r = w * x + b - y
+    losses.append(float(np.mean(r * r)))
+    return losses
+
+
+def _linear_gd(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray] | None) -> dict[str, Any]:
+    """The document's y = w x + b: w, b ~ N(0, 1), plain gradient descent, one history entry per step."""
+    rng = np.random.default_rng(seed)
+    w, b = (float(v) for v in rng.standard_normal(2))
+    lr = dict(spec.compile.optimizer.params)["learning_rate"]
+    start = time.perf_counter()
+    losses = linear_gd(w, b, lr, spec.fit.epochs)
+    fit_seconds = time.perf_counter() - start
+    return {"history": {"loss": losses[1:]}, "test": {"loss": losses[-1]},
+            "params": {"total": 2, "trainable": 2, "non_trainable": 0}, "fit_seconds": fit_seconds,
+            "extra": {"initial_loss": losses[0], "w0": w, "b0": b}}
+
+
+PROCEDURES: dict[str, Callable[[ExperimentSpec, int, Any], dict[str, Any]]] = {
+    "keras_fit": _keras_fit,
+    "tf_lowlevel": _tf_lowlevel,
+    "linear_gd": _linear_gd,
+}
+
+
+def run(spec: ExperimentSpec, seed: int | None = None, *, data_dir: str | os.PathLike | None = None) -> RunResult:
+    """Train and evaluate one experiment with one seed."""
+    import keras
+
+    if spec.procedure not in PROCEDURES:
+        raise SpecError(invalid_value("procedure", f"one of {sorted(PROCEDURES)}", spec.procedure, where=spec.id))
+    backend = keras.backend.backend()
+    if spec.backends is not None and backend not in spec.backends:
+        raise UnsupportedBackend(f"{spec.id} runs on the {', '.join(spec.backends)} backend only (active: {backend!r})")
+    seed = spec.seeds[0] if seed is None else int(seed)
+    if spec.data.dataset == "none":
+        arrays, fingerprints = None, {}
+    else:
+        arrays, fingerprints = prepared(spec.data, str(data_dir) if data_dir else None)
     _determinism()
     keras.utils.set_random_seed(seed)
-    model = build(spec)
-    start = time.perf_counter()
-    history = model.fit(
-        x, y,
-        batch_size=spec.fit.batch_size,
-        epochs=spec.fit.epochs,
-        shuffle=spec.fit.shuffle,
-        validation_data=validation,
-        verbose=0,
-    )
-    fit_seconds = time.perf_counter() - start
-    test = model.evaluate(arrays["x_test"], arrays["y_test"], batch_size=256, verbose=0, return_dict=True)
+    out = PROCEDURES[spec.procedure](spec, seed, arrays)
     result = RunResult(
         experiment=spec.id,
         seed=seed,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        test={k: float(v) for k, v in test.items()},
-        params=param_counts(model),
-        fit_seconds=fit_seconds,
+        history=out["history"],
+        test=out["test"],
+        params=out["params"],
+        fit_seconds=out["fit_seconds"],
         spec_digest=spec.digest,
         dataset_fingerprints=fingerprints,
         environment=snapshot(),
+        extra=out["extra"],
     )
     keras.backend.clear_session()
     return result

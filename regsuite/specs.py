@@ -39,8 +39,6 @@ class Regularizer:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0:
                 raise SpecError(invalid_value(name, "a non-negative float", v))
-        if self.l1 == 0 and self.l2 == 0:
-            raise SpecError(invalid_value("l1/l2", "at least one positive factor", (self.l1, self.l2)))
 
 
 @jsonable
@@ -91,13 +89,23 @@ class ModelSpec:
 @jsonable
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """An optimizer with every hyper-parameter pinned (never a default)."""
+    """An optimizer with every hyper-parameter pinned (never a default).
+
+    Where the document left hyper-parameters to the library, `documented`
+    says how it wrote the optimizer, `era_defaults` holds the defaults of the
+    Keras it ran on (the values pinned in `params`), and `today_defaults` the
+    installed Keras' defaults when the spec was written, so drift is visible.
+    """
 
     name: str
     params: tuple[tuple[str, Any], ...]
+    documented: str = ""
+    era_defaults: tuple[tuple[str, Any], ...] = ()
+    today_defaults: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "params", _options(self.params))
+        for f in ("params", "era_defaults", "today_defaults"):
+            object.__setattr__(self, f, _options(getattr(self, f)))
         if "learning_rate" not in dict(self.params):
             raise SpecError(invalid_value("params", "an explicit learning_rate", dict(self.params)))
 
@@ -125,6 +133,7 @@ class FitSpec:
     train_count: int | None = None
     documented_validation_split: float | None = None
     shuffle: bool = True
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -143,6 +152,9 @@ class DataSpec:
     scale: float | None = None  # None: raw values, as some documents use
     flatten: bool = True
     one_hot: int | None = None
+    # (test_size, random_state): sklearn's train_test_split of the training
+    # arrays; the held-out part replaces the dataset's own test set.
+    holdout: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
         if self.train_slice is not None:
@@ -202,6 +214,9 @@ class ExperimentSpec:
     assumptions: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     tier: str = "full"
+    procedure: str = "keras_fit"
+    probes: tuple[str, ...] = ()
+    backends: tuple[str, ...] | None = None  # None: every Keras backend
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -224,7 +239,7 @@ class ExperimentSpec:
     @property
     def digest(self) -> str:
         """Fingerprint of everything that changes what a run measures."""
-        return digest((self.data, self.model, self.compile, self.fit))
+        return digest((self.data, self.model, self.compile, self.fit, self.procedure, self.probes))
 
     def replace(self, **changes: Any) -> "ExperimentSpec":
         return dataclasses.replace(self, **changes)

@@ -139,3 +139,33 @@ def test_widened_band_contains_original(a, b, abs_pad, rel_pad):
 def test_band_from_samples_rejects_nan():
     with pytest.raises(SpecError, match="Expected a non-empty list of finite floats"):
         band_from_samples([1.0, float("nan")], accuracy=False)
+
+
+@given(a=st.floats(1e-3, 1e4), b=st.floats(1e-3, 1e4), k=st.floats(1, 1000))
+def test_loss_inflation_verdict_and_message(a, b, k):
+    from regsuite.results import RunResult
+
+    def o(name, v):
+        r = RunResult(name, 0, {"loss": [v]}, {}, {}, 0.0, "d")
+        return Outcome.of([r])
+
+    msg = LossInflation("a/x", over="a/y", factor=k)({"a/x": o("a/x", a), "a/y": o("a/y", b)})
+    assert (msg is None) == (a >= k * b)
+    if msg:
+        assert f"{a:.4g}" in msg and f"{b:.4g}" in msg and f"(expected >= {k:g}x)" in msg
+
+
+@given(
+    history=st.dictionaries(st.sampled_from(["loss", "accuracy", "val_loss"]), st.lists(st.floats(0, 1e3), min_size=1, max_size=5), min_size=1),
+    test=st.dictionaries(st.sampled_from(["loss", "accuracy"]), st.floats(0, 1)),
+    seed=st.integers(0, 2**31),
+)
+def test_run_result_json_round_trip(history, test, seed):
+    import json
+
+    from regsuite.results import RunResult
+    from regsuite.serial import from_json, to_json
+
+    r = RunResult("a/x", seed, history, test, {"total": 1}, 0.5, "d", {"mnist": "sha256:0"}, {"keras": "3"})
+    back = from_json(json.loads(json.dumps(to_json(r))))
+    assert back.history == {k: tuple(v) for k, v in history.items()} and back.test == test and back.seed == seed

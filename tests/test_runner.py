@@ -44,3 +44,33 @@ def test_explicit_split_matches_train_count(mirror):
     assert runner.param_counts(model)["total"] == 7850
     r = runner.run(spec, 0, data_dir=mirror)
     assert len(r.history["val_loss"]) == 2
+
+
+def test_unknown_layer_kind_is_a_spec_error():
+    from regsuite.errors import SpecError
+    from regsuite.specs import Layer
+
+    spec = make_spec(model=ModelSpec((784,), (Layer("Dence", {"units": 3}),)))
+    with pytest.raises(SpecError, match=r"keras_regularization/tiny: Invalid value for `kind`\. Expected a layer class in keras\.layers\. Received: kind='Dence'"):
+        runner.build(spec)
+
+
+def test_linear_gd_matches_hand_computation():
+    # one step from w = b = 0 on x = y = [1, 2, 3]: grad_w = -2 * mean(x * y) = -28/3, grad_b = -4
+    losses = runner.linear_gd(0.0, 0.0, 0.1, 1)
+    assert losses[0] == pytest.approx(14 / 3)
+    w, b = 0.1 * 28 / 3, 0.1 * 4
+    assert losses[1] == pytest.approx(sum((w * x + b - x) ** 2 for x in (1, 2, 3)) / 3)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300)
+@given(w=st.floats(-3, 3), b=st.floats(-3, 3), lr=st.floats(1e-6, 0.1, exclude_min=False))
+def test_gradient_descent_never_increases_the_convex_loss(w, b, lr):
+    """The loss's largest curvature is about 11.1, so any lr <= 0.1 < 2 / 11.1 descends."""
+    losses = runner.linear_gd(w, b, lr, 100)
+    for before, after in zip(losses, losses[1:]):
+        assert after <= before + 1e-12 * max(losses[0], 1.0)

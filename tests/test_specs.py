@@ -43,7 +43,6 @@ def make_spec(**over) -> ExperimentSpec:
         (lambda: dense(0), "Invalid value for `units`. Expected a positive int. Received: units=0"),
         (lambda: dropout(1.0), "Invalid value for `rate`. Expected a float in [0, 1). Received: rate=1.0"),
         (lambda: Regularizer(l1=-1), "Invalid value for `l1`. Expected a non-negative float. Received: l1=-1"),
-        (lambda: Regularizer(), "Invalid value for `l1/l2`. Expected at least one positive factor"),
         (lambda: OptimizerSpec("SGD", {}), "Invalid value for `params`. Expected an explicit learning_rate"),
         (lambda: FitSpec(epochs=0, batch_size=1), "Invalid value for `epochs`. Expected a positive int. Received: epochs=0"),
         (lambda: DataSpec("mnist", (5, 5)), "Invalid value for `train_slice`. Expected (start, stop) with 0 <= start < stop"),
