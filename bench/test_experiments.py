@@ -78,6 +78,9 @@ def test_baseline_bands(experiment, regsuite, regsuite_seeds):
 
 def test_documented_fidelity(experiment, regsuite):
     """Every documented number lies in the stored measured band, widened by the spec's stated tolerance."""
+    doc = experiment.documented
+    if not (doc.history or doc.test):
+        pytest.skip(f"{experiment.source} prints no training results for {experiment.id}: nothing to compare")
     path = baselines.path_for(regsuite.baseline_root, experiment.id)
     if not path.exists():
         pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id)}`", pytrace=False)

@@ -25,11 +25,31 @@ def _l1_to_l2(spec: ExperimentSpec) -> ExperimentSpec:
     return spec.replace(model=ModelSpec(spec.model.input_shape, tuple(swap(l) for l in spec.model.layers)))
 
 
+def _map_layers(spec: ExperimentSpec, fn) -> ExperimentSpec:
+    return spec.replace(model=ModelSpec(spec.model.input_shape, tuple(fn(l) for l in spec.model.layers)))
+
+
+def _relu_to_sigmoid(layer: Layer) -> Layer:
+    if layer.kwargs.get("activation") == "relu":
+        return Layer(layer.kind, {**layer.kwargs, "activation": "sigmoid"})
+    return layer
+
+
+def _l2_factor(factor: float):
+    def fn(layer: Layer) -> Layer:
+        reg = layer.kwargs.get("kernel_regularizer")
+        if isinstance(reg, Regularizer) and reg.l2:
+            return Layer(layer.kind, {**layer.kwargs, "kernel_regularizer": Regularizer(l1=reg.l1, l2=factor)})
+        return layer
+
+    return fn
+
+
 def _drop_dropout(spec: ExperimentSpec) -> ExperimentSpec:
     return spec.replace(model=ModelSpec(spec.model.input_shape, tuple(l for l in spec.model.layers if l.kind != "Dropout")))
 
 
-def _sgd_lr(spec: ExperimentSpec, lr: float) -> ExperimentSpec:
+def _lr(spec: ExperimentSpec, lr: float) -> ExperimentSpec:
     opt = spec.compile.optimizer
     new = OptimizerSpec(opt.name, {**dict(opt.params), "learning_rate": lr})
     return spec.replace(compile=spec.compile.__class__(new, spec.compile.loss, spec.compile.metrics))
@@ -38,7 +58,10 @@ def _sgd_lr(spec: ExperimentSpec, lr: float) -> ExperimentSpec:
 ALTERATIONS = {
     "l1_becomes_l2": ("keras_regularization/l1", _l1_to_l2),
     "dropout_removed": ("keras_regularization/dropout", _drop_dropout),
-    "sgd_lr_0.1": ("keras_regularization/baseline", lambda s: _sgd_lr(s, 0.1)),
+    "sgd_lr_0.1": ("keras_regularization/baseline", lambda s: _lr(s, 0.1)),
+    "relu_becomes_sigmoid": ("lab02/deep_relu", lambda s: _map_layers(s, _relu_to_sigmoid)),
+    "adam_lr_left_at_default": ("lab02/keras_mlp", lambda s: _lr(s, 0.001)),
+    "l2_factor_read_as_0.1": ("lab02/l2", lambda s: _map_layers(s, _l2_factor(0.1))),
 }
 
 

@@ -10,7 +10,7 @@ regularisation. The document prints no results: every band is measured by us.
 
 from __future__ import annotations
 
-from ..checks import BetterThan, DefaultDrift, LossInflation, MonotoneDecrease, ParamCount, RatioAtLeast, ValueIn
+from ..checks import BetterThan, Collapse, DefaultDrift, LossInflation, MonotoneDecrease, ParamCount, RatioAtLeast, ValueIn
 from ..specs import (
     CompileSpec,
     DataSpec,
@@ -135,7 +135,11 @@ SPECS = (
             ValueIn(_id("keras_mlp"), "extra.tb_validation_accuracy_count", *TB_EPOCHS),
             ValueIn(_id("keras_mlp"), "extra.tb_train_loss_max_abs_diff", 0.0, 1e-5),
             ValueIn(_id("keras_mlp"), "extra.tb_validation_accuracy_max_abs_diff", 0.0, 1e-5),
+            # The document's point: the same model. Keras' (proper softmax loss) ends more accurate on every
+            # seed (0.889 +- 0.003 against the quirky graph port's 0.821 +- 0.047 on all 12,000 rows).
             BetterThan(_id("keras_mlp"), than=_id("tf_lowlevel_mlp"), key="test.accuracy", per_seed=True),
+            BetterThan(_id("keras_mlp"), than=_id("sgd"), key="val_accuracy@final", per_seed=True),
+            BetterThan(_id("keras_mlp"), than=_id("momentum"), key="val_accuracy@final", per_seed=True),
         ),
         fit=FitSpec(epochs=10, batch_size=1024, tensorboard=True),
     ),
@@ -154,21 +158,46 @@ SPECS = (
         assumptions=("w and b start from N(0, 1) draws of a NumPy generator seeded with the run's seed; the "
                      "history holds the loss after each of the 100 steps (float64).",),
     ),
+    # Orderings of final validation accuracy that held on every one of 5 seeds with a margin of at least
+    # one point (Adam here is item 2's keras_mlp, lr 0.0006). RMSProp > Adagrad (min margin 0.4 points)
+    # and Adagrad > Adam (0.7 points) also held on every seed but by less than a point: not asserted.
     _spec("sgd", "5.1 Stochastic Gradient Descent(SGD)", "optimizer 'SGD' (Keras 2.2 defaults: lr 0.01, no momentum)",
           MLP, _opt("SGD", "'SGD'", SGD_ERA, SGD_TODAY), 7960),
     _spec("momentum", "5.2 Momentum", "SGD with momentum 0.7 (lr 0.01)",
-          MLP, _opt("SGD", "keras.optimizers.SGD(momentum = 0.7)", SGD_ERA, SGD_TODAY, momentum=0.7), 7960),
-    _spec("adagrad", "5.3 Adagrad", "optimizer 'Adagrad' (Keras 2.2 defaults: lr 0.01)",
-          MLP, _opt("Adagrad", "'Adagrad'", ADAGRAD_ERA, ADAGRAD_TODAY), 7960),
+          MLP, _opt("SGD", "keras.optimizers.SGD(momentum = 0.7)", SGD_ERA, SGD_TODAY, momentum=0.7), 7960,
+          (BetterThan(_id("momentum"), than=_id("sgd"), key="val_accuracy@final", per_seed=True),)),
+    _spec("adagrad", "5.3 Adagrad", "optimizer 'Adagrad' (Keras 2.2 defaults: lr 0.01, accumulators from 0)",
+          MLP, _opt("Adagrad", "'Adagrad'", ADAGRAD_ERA, ADAGRAD_TODAY), 7960,
+          (BetterThan(_id("adagrad"), than=_id("sgd"), key="val_accuracy@final", per_seed=True),
+           BetterThan(_id("adagrad"), than=_id("momentum"), key="val_accuracy@final", per_seed=True))),
     _spec("rmsprop", "5.4 RMSProp", "optimizer 'RMSProp' (Keras 2.2 defaults: lr 0.001, rho 0.9)",
-          MLP, _opt("RMSprop", "'RMSProp'", RMSPROP_ERA, RMSPROP_TODAY), 7960),
+          MLP, _opt("RMSprop", "'RMSProp'", RMSPROP_ERA, RMSPROP_TODAY), 7960,
+          (BetterThan(_id("rmsprop"), than=_id("sgd"), key="val_accuracy@final", per_seed=True),
+           BetterThan(_id("rmsprop"), than=_id("momentum"), key="val_accuracy@final", per_seed=True),
+           BetterThan(_id("rmsprop"), than=_id("keras_mlp"), key="val_accuracy@final", per_seed=True))),
     _spec("deep_sigmoid", "6. Vanishing Gradient 확인하기", "nine sigmoid hidden layers (700 ... 10), Adam",
           _deep("sigmoid"), ADAM_DEFAULT, 1_677_270, probes=("grad_norm_ratio",)),
     _spec("deep_relu", "6. Vanishing Gradient 확인하기", "the same nine hidden layers with relu, Adam",
-          _deep("relu"), ADAM_DEFAULT, 1_677_270, probes=("grad_norm_ratio",)),
-    _spec("l1", "7.1 L1 Parameter 추가", "hidden kernel l1_l2(l1=0.1, l2=0), Adam", _reg(0.1, 0.0), ADAM_DEFAULT, 7960),
-    _spec("l2", "7.2 L2 Parameter 추가", "hidden kernel l1_l2(l1=0, l2=10.0), Adam", _reg(0.0, 10.0), ADAM_DEFAULT, 7960),
+          _deep("relu"), ADAM_DEFAULT, 1_677_270,
+          (
+              # first-layer / last-hidden-layer gradient-norm ratio at initialisation, one batch of 1,024:
+              # relu 4.7 +- 1.2, sigmoid 4.7e-5 +- 1.5e-5 over 5 seeds; per seed relu/sigmoid 4.9e4 ... 1.9e5.
+              RatioAtLeast(_id("deep_relu"), over=_id("deep_sigmoid"), factor=1e4, key="extra.grad_ratio_first_last"),
+              # val accuracy after epoch 1: relu 0.87 +- 0.04, sigmoid 0.10 (chance); per-seed gap >= 0.71.
+              BetterThan(_id("deep_relu"), than=_id("deep_sigmoid"), key="val_accuracy@1", margin=0.5, per_seed=True),
+          ),
+          probes=("grad_norm_ratio",)),
+    # Regularisers: first-epoch loss over zero's was 11.7-12.1x (l1) and 51-53x (l2) on 5 seeds.
+    _spec("l1", "7.1 L1 Parameter 추가", "hidden kernel l1_l2(l1=0.1, l2=0), Adam", _reg(0.1, 0.0), ADAM_DEFAULT, 7960,
+          (LossInflation(_id("l1"), over=_id("zero"), factor=8.0),
+           Collapse(_id("l1"), reference=_id("zero"), at_most=0.2, drop_at_least=0.5, key="val_accuracy@final"))),
+    _spec("l2", "7.2 L2 Parameter 추가", "hidden kernel l1_l2(l1=0, l2=10.0), Adam", _reg(0.0, 10.0), ADAM_DEFAULT, 7960,
+          (LossInflation(_id("l2"), over=_id("zero"), factor=35.0),
+           BetterThan(_id("l2"), than=_id("l1"), key="val_accuracy@final", per_seed=True),
+           BetterThan(_id("zero"), than=_id("l2"), key="val_accuracy@final", per_seed=True))),
     _spec("zero", "7.3 비교군 생성", "hidden kernel l1_l2(l1=0, l2=0), Adam", _reg(0.0, 0.0), ADAM_DEFAULT, 7960),
     _spec("input_dropout", "7.4 Dropout 사용해보기", "Dropout(0.8) on the input, then Dense(10, softmax), Adam",
-          (Layer("Dropout", {"rate": 0.8, "name": "hidden"}), dense(10, "softmax", name="output")), ADAM_DEFAULT, 7850),
+          (Layer("Dropout", {"rate": 0.8, "name": "hidden"}), dense(10, "softmax", name="output")), ADAM_DEFAULT, 7850,
+          (BetterThan(_id("zero"), than=_id("input_dropout"), key="val_accuracy@final", per_seed=True),
+           BetterThan(_id("input_dropout"), than=_id("l2"), key="val_accuracy@final", per_seed=True))),
 )
