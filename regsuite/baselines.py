@@ -56,6 +56,8 @@ def band_keys(runs: Sequence[RunResult]) -> list[str]:
     """Every key a baseline stores a band for: each metric at each epoch, each test metric."""
     epochs = min(r.epochs for r in runs)
     keys = [f"{m}@{e}" for m in runs[0].history for e in range(1, epochs + 1)]
+    if any(r.epochs != epochs for r in runs):  # early stopping: each run's own last epoch
+        keys += [f"{m}@final" for m in runs[0].history]
     return keys + [f"test.{m}" for m in runs[0].test] + [f"extra.{m}" for m in sorted(runs[0].extra)]
 
 
@@ -68,7 +70,7 @@ def make_baseline(spec: ExperimentSpec, runs: Sequence[RunResult], *, command: s
     bands = {}
     for key in band_keys(runs):
         bands[key] = to_json(band_from_samples(outcome.values(key), accuracy=MetricKey.parse(key).is_accuracy))
-    epochs = runs[0].epochs
+    epochs = min(r.epochs for r in runs)
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": KIND,
@@ -167,7 +169,7 @@ def band_checks(exp_id: str, baseline: Baseline) -> list[Check]:
     checked = []
     for key, band in baseline.bands.items():
         k = MetricKey.parse(key)
-        if k.section == "test" or k.epoch in (1, last):
+        if k.section == "test" or k.epoch in (1, last) or (k.section == "history" and k.epoch is None):
             checked.append(InBand(exp_id, key, band))
     return checked
 
@@ -176,7 +178,8 @@ def fidelity_checks(spec: ExperimentSpec, baseline: Baseline) -> list[Documented
     """One check per documented number that has a measured band."""
     f = spec.fidelity
     doc = spec.documented
-    pairs = [(f"{m}@{i + 1}", v) for m, vals in doc.history.items() for i, v in enumerate(vals)]
+    pairs = [(f"{m}@{i + 1}", v) for m, vals in doc.history.items() for i, v in enumerate(vals)
+             if f.epochs is None or i < f.epochs]
     pairs += [(f"test.{m}", v) for m, v in doc.test.items()]
     out = []
     for key, value in pairs:

@@ -337,3 +337,48 @@ def check_keys(checks: Sequence[Check]) -> None:
         for attr in ("key", "start", "end"):
             if hasattr(c, attr):
                 MetricKey.parse(getattr(c, attr))
+
+
+@jsonable
+@dataclass(frozen=True)
+class Overfits(Check):
+    """Every seed's `metric` curve bottoms out by epoch `min_within` and ends at
+    least `final_over_min` times above its minimum (the textbook overfitting curve)."""
+
+    experiment: str
+    metric: str = "val_loss"
+    min_within: int = 5
+    final_over_min: float = 1.8
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        bad = []
+        for r in outcomes[self.experiment].runs:
+            curve = r.history[self.metric]
+            best = min(range(len(curve)), key=curve.__getitem__)
+            if best + 1 > self.min_within:
+                bad.append(f"seed {r.seed}: minimum at epoch {best + 1} (expected <= {self.min_within})")
+            if curve[-1] < self.final_over_min * curve[best]:
+                bad.append(f"seed {r.seed}: final {_fmt(curve[-1])} is {curve[-1] / curve[best]:.3g}x the minimum "
+                           f"{_fmt(curve[best])} (expected >= {self.final_over_min:g}x)")
+        return f"{self.experiment}: {self.metric} does not overfit as documented: {'; '.join(bad)}" if bad else None
+
+
+@jsonable
+@dataclass(frozen=True)
+class EarlyStopped(Check):
+    """Every seed stopped exactly `patience` epochs after its best epoch, which lies within `best_within`."""
+
+    experiment: str
+    patience: int
+    best_within: int
+
+    def __call__(self, outcomes: Outcomes) -> str | None:
+        bad = []
+        for r in outcomes[self.experiment].runs:
+            ran, best = int(r.extra["epochs_run"]), int(r.extra["best_epoch"])
+            if ran - best != self.patience:
+                bad.append(f"seed {r.seed}: stopped after epoch {ran}, {ran - best} after its best epoch {best} "
+                           f"(expected {self.patience})")
+            if best > self.best_within:
+                bad.append(f"seed {r.seed}: best epoch {best} (expected <= {self.best_within})")
+        return f"{self.experiment}: early stopping: {'; '.join(bad)}" if bad else None

@@ -11,12 +11,14 @@ arrays), and the fingerprint goes into every result.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import pickle
 import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -49,7 +51,13 @@ def fingerprint(arrays: Mapping[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
+        if a.dtype == object:  # ragged rows: hash their contents, never their addresses
+            for row in a:
+                r = np.asarray(row, dtype=np.int64)
+                h.update(len(r).to_bytes(8, "little"))
+                h.update(r.tobytes())
+        else:
+            h.update(a.tobytes())
     return "sha256:" + h.hexdigest()
 
 
@@ -95,8 +103,83 @@ def _download_mnist() -> dict[str, np.ndarray]:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Object arrays need pickle; allow nothing but NumPy's array reconstruction."""
+
+    ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"),
+                         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")})
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}: only NumPy arrays may be stored here")
+
+
+def _read_npy_restricted(fp: io.BytesIO) -> np.ndarray:
+    try:
+        return np.lib.format.read_array(fp, allow_pickle=False)
+    except ValueError:  # an object array: its payload is a pickle stream after the header
+        fp.seek(0)
+        major, _ = np.lib.format.read_magic(fp)
+        (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(fp)
+        return _ArrayOnlyUnpickler(fp).load()
+
+
+def _read_imdb(path: Path) -> dict[str, np.ndarray]:
+    """The raw Keras-layout imdb.npz: object arrays of word-index lists, read without arbitrary unpickling."""
+    names = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {m[: -len(".npy")]: m for m in archive.namelist() if m.endswith(".npy")}
+            missing = [k for k in names if k not in members]
+            if missing:
+                raise DataError(f"{path}: " + invalid_value(
+                    "arrays", "an npz holding ['x_test', 'x_train', 'y_test', 'y_train']", sorted(members))
+                    + f" (missing {missing})")
+            arrays = {k: _read_npy_restricted(io.BytesIO(archive.read(members[k]))) for k in names}
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        raise DataError(f"{path}: not a readable npz archive, the file is corrupt or truncated ({type(exc).__name__}: {exc})") from exc
+    for k in ("x_train", "x_test"):
+        if arrays[k].ndim != 1:
+            raise DataError(f"{path}: " + invalid_value(f"{k}.shape", "(N,) of word-index lists", arrays[k].shape))
+    _check_pairs(path, arrays)
+    return arrays
+
+
+def _download_imdb() -> dict[str, np.ndarray]:
+    import keras
+
+    # The raw file, as keras.datasets.imdb.load_data downloads it (hash-checked); processed by imdb_load_data.
+    path = keras.utils.get_file(
+        "imdb.npz", "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz",
+        file_hash="69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
+    )
+    return _read_imdb(Path(path))
+
+
+def imdb_load_data(raw: Mapping[str, np.ndarray], num_words: int, *, seed: int = 113,
+                   start_char: int = 1, oov_char: int = 2, index_from: int = 3) -> dict[str, np.ndarray]:
+    """`keras.datasets.imdb.load_data(num_words=...)` semantics on the raw arrays: both splits
+    shuffled by one RandomState(seed), `start_char` prepended, indices shifted by `index_from`,
+    words ranked at or beyond `num_words` replaced by `oov_char`."""
+    rng = np.random.RandomState(seed)
+    out: dict[str, np.ndarray] = {}
+    for split in ("train", "test"):
+        idx = np.arange(len(raw[f"x_{split}"]))
+        rng.shuffle(idx)
+        seqs = [[start_char] + [w + index_from if w + index_from < num_words else oov_char for w in x]
+                for x in raw[f"x_{split}"][idx]]
+        arr = np.empty(len(seqs), dtype=object)
+        arr[:] = seqs
+        out[f"x_{split}"], out[f"y_{split}"] = arr, raw[f"y_{split}"][idx]
+    return out
+
+
 LOADERS: dict[str, _Loader] = {
     "mnist": _Loader("mnist.npz", _read_mnist, _download_mnist),
+    "imdb": _Loader("imdb.npz", _read_imdb, _download_imdb),
 }
 
 _cache: dict[tuple[str, str | None], Dataset] = {}

@@ -35,7 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--regsuite-tier", choices=("quick", "full"), default="full",
                     help="quick: parameter counts, properties and API checks only; full (default): train every experiment")
     group.addoption("--regsuite-seeds", metavar="N,N,...", default=None,
-                    help="seeds to run (default: each experiment's recorded seeds)")
+                    help="seeds to run (default: the first --regsuite-max-seeds of each experiment's recorded seeds)")
+    group.addoption("--regsuite-max-seeds", metavar="N", type=int, default=3,
+                    help="check the first N recorded seeds of each experiment (default 3; --regsuite-record uses all)")
     group.addoption("--regsuite-baselines", metavar="DIR", default=None,
                     help="baseline folder (default: <rootdir>/baselines)")
 
@@ -60,6 +62,12 @@ def _parse_seeds(text: str | None) -> tuple[int, ...] | None:
     return seeds
 
 
+def _positive(n: int) -> int:
+    if n < 1:
+        raise pytest.UsageError(invalid_value("--regsuite-max-seeds", "a positive int", n))
+    return n
+
+
 @dataclass
 class RegsuiteSession:
     """Per-session state: options, the run cache, and what the summary reports."""
@@ -70,6 +78,7 @@ class RegsuiteSession:
     tier: str
     seeds: tuple[int, ...] | None
     baseline_root: Path
+    max_seeds: int = 3
     runs: dict[tuple[str, str, int], RunResult] = field(default_factory=dict)
     checks_passed: int = 0
     checks_failed: int = 0
@@ -88,10 +97,16 @@ class RegsuiteSession:
             tier=opt("--regsuite-tier"),
             seeds=_parse_seeds(opt("--regsuite-seeds")),
             baseline_root=Path(root) if root else Path(config.rootpath) / "baselines",
+            max_seeds=_positive(opt("--regsuite-max-seeds")),
         )
 
     def seeds_for(self, spec: ExperimentSpec, override: Iterable[int] | None = None) -> tuple[int, ...]:
-        return tuple(override) if override is not None else (self.seeds or spec.seeds)
+        """A test's mark, else --regsuite-seeds, else all recorded seeds when recording, else the first few."""
+        if override is not None:
+            return tuple(override)
+        if self.seeds:
+            return self.seeds
+        return spec.seeds if self.record else spec.seeds[: self.max_seeds]
 
     def missing_data(self, exc: DataUnavailable) -> None:
         if self.require_data:

@@ -32,8 +32,9 @@ class UnsupportedBackend(RegsuiteError):
 def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The arrays a spec's model sees, prepared once per process per DataSpec."""
     ds = datasets.load(data.dataset, data_dir)
-    x_train, y_train = ds.arrays["x_train"], ds.arrays["y_train"]
-    x_test, y_test = ds.arrays["x_test"], ds.arrays["y_test"]
+    raw = datasets.imdb_load_data(ds.arrays, data.num_words) if data.num_words else ds.arrays
+    x_train, y_train = raw["x_train"], raw["y_train"]
+    x_test, y_test = raw["x_test"], raw["y_test"]
     if data.train_slice is not None:
         lo, hi = data.train_slice
         x_train, y_train = x_train[lo:hi], y_train[lo:hi]
@@ -46,18 +47,31 @@ def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray
         x_train, y_train, x_test, y_test = x_train[train_idx], y_train[train_idx], x_train[test_idx], y_train[test_idx]
     out = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for k in ("x_train", "x_test"):
+        if data.multi_hot:
+            out[k] = _multi_hot(out[k], data.num_words)
+            continue
         x = out[k].astype("float32")
         if data.flatten:
             x = x.reshape(len(x), -1)
         if data.scale is not None:
             x = x / np.float32(data.scale)
         out[k] = x
-    if data.one_hot:
-        for k in ("y_train", "y_test"):
+    for k in ("y_train", "y_test"):
+        if data.one_hot:
             out[k] = np.eye(data.one_hot, dtype="float32")[out[k].astype("int64")]
+        elif data.multi_hot:
+            out[k] = out[k].astype("float32")
     for a in out.values():
         a.setflags(write=False)
     return out, {data.dataset: ds.fingerprint}
+
+
+def _multi_hot(sequences: np.ndarray, width: int) -> np.ndarray:
+    """Row i has a 1 at every word index of sequence i (the document's vectorize_sequences, in float32)."""
+    out = np.zeros((len(sequences), width), dtype="float32")
+    for i, seq in enumerate(sequences):
+        out[i, seq] = 1.0
+    return out
 
 
 def _keras_value(value: Any) -> Any:
@@ -216,6 +230,8 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
     if spec.fit.tensorboard:
         log_dir = tempfile.mkdtemp(prefix="regsuite-tb-")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir))
+    if spec.fit.early_stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(**dict(spec.fit.early_stopping)))
     try:
         start = time.perf_counter()
         history = model.fit(
@@ -229,6 +245,10 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
         )
         fit_seconds = time.perf_counter() - start
         hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        if spec.fit.early_stopping is not None:
+            monitor = dict(spec.fit.early_stopping)["monitor"]
+            extra["epochs_run"] = float(len(hist[monitor]))
+            extra["best_epoch"] = float(int(np.argmin(hist[monitor])) + 1)
         if log_dir:
             extra.update(_tensorboard_readback(log_dir, hist))
     finally:

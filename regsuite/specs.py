@@ -134,12 +134,17 @@ class FitSpec:
     documented_validation_split: float | None = None
     shuffle: bool = True
     tensorboard: bool = False
+    # keras.callbacks.EarlyStopping arguments, every one spelled out.
+    early_stopping: tuple[tuple[str, Any], ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.early_stopping is not None:
+            object.__setattr__(self, "early_stopping", _options(self.early_stopping))
         for name in ("epochs", "batch_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SpecError(invalid_value(name, "a positive int", v))
+
 
 
 @jsonable
@@ -155,6 +160,11 @@ class DataSpec:
     # (test_size, random_state): sklearn's train_test_split of the training
     # arrays; the held-out part replaces the dataset's own test set.
     holdout: tuple[float, int] | None = None
+    # IMDB: keras.datasets.imdb.load_data(num_words=...) semantics, then
+    # multi-hot rows of width num_words (float32: the document's float64 ones
+    # and zeros are the same numbers at half the memory).
+    num_words: int | None = None
+    multi_hot: bool = False
 
     def __post_init__(self) -> None:
         if self.train_slice is not None:
@@ -193,6 +203,7 @@ class Fidelity:
     loss_rel: float = 0.10
     why: str = ""
     known_deviations: tuple[tuple[str, str], ...] = ()
+    epochs: int | None = None  # compare only the first N epochs (None: all)
 
 
 @jsonable

@@ -139,3 +139,16 @@ def test_gpu_marker_skips_without_a_gpu(pytester, monkeypatch):
     result = pytester.runpytest_inprocess("-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no GPU visible to the Keras backend*"])
+
+
+def test_seed_selection(pytester, fake_runner, tmp_path):
+    pytester.makepyfile(test_bench=BENCH)
+    args = ["-k", f"test_baseline_bands and {L1}", f"--regsuite-baselines={tmp_path}"]
+    pytester.runpytest_inprocess(*args, "--regsuite-record").assert_outcomes(skipped=1)
+    assert fake_runner["calls"] == 5  # recording measures every recorded seed
+    pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)
+    assert fake_runner["calls"] == 5 + 3  # a check run takes the first three
+    pytester.runpytest_inprocess(*args, "--regsuite-max-seeds=1").assert_outcomes(passed=1)
+    assert fake_runner["calls"] == 5 + 3 + 1
+    result = pytester.runpytest_inprocess(*args, "--regsuite-max-seeds=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..specs import ExperimentSpec, Registry
-from . import keras_regularization, lab02
+from . import imdb, keras_regularization, lab02
 
 REGISTRY = Registry()
-for _module in (keras_regularization, lab02):
+for _module in (keras_regularization, lab02, imdb):
     for _spec in _module.SPECS:
         REGISTRY.register(_spec)
 
