@@ -83,3 +83,5 @@ def test_alteration_is_caught(alteration, regsuite, regsuite_seeds):
     outcomes[exp_id] = regsuite.outcome(altered, regsuite_seeds)
     failures = run_checks(checks, outcomes)
     assert failures, f"{alteration}: the altered {exp_id} passed all {len(checks)} checks; the suite is blind to it"
+    caught = sorted({f.split("]", 1)[0].lstrip("[") for f in failures})
+    regsuite.notes.append(f"sensitivity {exp_id}:{alteration}: {len(failures)} of {len(checks)} checks fail ({', '.join(caught)})")

@@ -84,6 +84,7 @@ class RegsuiteSession:
     checks_failed: int = 0
     train_seconds: float = 0.0
     written: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 
     @classmethod
@@ -198,7 +199,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                   f"{state.train_seconds:.1f} s training and evaluation)")
     tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")
     tr.write_line(f"wall time: {time.perf_counter() - state.started:.1f} s")
-    for line in state.written:
+    for line in state.written + state.notes:
         tr.write_line(line)
 
 

@@ -9,7 +9,7 @@ Every documented number is copied from the document's printed epochs.
 
 from __future__ import annotations
 
-from ..checks import BetterThan, EarlyStopped, FallsBy, Overfits, ParamCount
+from ..checks import BetterThan, DefaultDrift, EarlyStopped, FallsBy, Overfits, ParamCount
 from ..specs import (
     CompileSpec,
     DataSpec,
@@ -115,7 +115,8 @@ def _spec(name: str, section: str, title: str, layers: tuple, history: dict, exp
         fit=fit,
         documented=Documented(history=history, params={"total": PARAMS, "trainable": PARAMS, "non_trainable": 0},
                               environment=ENVIRONMENT, reproducible=reproducible, note=documented_note),
-        expectations=(ParamCount(exp_id, PARAMS, PARAMS, 0),) + expectations,
+        expectations=(ParamCount(exp_id, PARAMS, PARAMS, 0), DefaultDrift(exp_id, "RMSprop", RMSPROP.today_defaults))
+        + expectations,
         fidelity=FIDELITY,
         assumptions=ASSUMPTIONS + assumptions,
     )
