@@ -229,3 +229,31 @@ def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Pat
         return Verdict("mismatch", path, failures, stale, len(checks), n)
     stale.unlink(missing_ok=True)
     return Verdict("ok", path, checked=len(checks))
+
+
+def restamp(path: Path, spec: ExperimentSpec) -> bool:
+    """Give a baseline the current digest of an *unchanged* spec (after the digest scheme changed).
+
+    The measured numbers are untouched; refused unless the spec stored in the file, read with
+    today's spec classes, equals the registered spec in everything a run measures.
+    Returns whether the file was rewritten.
+    """
+    from .serial import from_json
+
+    data = read_json(path, kind=KIND, schema_version=SCHEMA_VERSION)
+    if data.get("experiment") != spec.id:
+        raise BaselineError(invalid_value("experiment", repr(spec.id), data.get("experiment"), where=str(path)))
+    stored = from_json(data.get("spec"))
+    if not isinstance(stored, ExperimentSpec) or stored.digest != spec.digest:
+        raise BaselineError(
+            f"{path}: the spec it was measured with differs from {spec.id} as registered now; "
+            f"re-measure with `{record_command(spec.id)}` instead of restamping"
+        )
+    if data.get("spec_digest") == spec.digest:
+        return False
+    data["provenance"]["restamped"] = (
+        f"spec_digest {data.get('spec_digest')} -> {spec.digest}: digest scheme changed, spec unchanged, numbers untouched"
+    )
+    data["spec_digest"] = spec.digest
+    write_json_atomic(path, data)
+    return True

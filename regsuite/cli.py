@@ -61,6 +61,19 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_restamp(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import baselines
+    from .experiments import REGISTRY
+
+    for exp_id in args.experiments:
+        spec = REGISTRY.get(exp_id)
+        path = baselines.path_for(Path(args.baselines), spec.id)
+        print(f"{spec.id}: {'restamped' if baselines.restamp(path, spec) else 'already current'} ({path})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="regsuite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -74,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
     d.add_argument("--download", action="store_true", help="let the libraries' downloaders try")
     d.set_defaults(func=_cmd_data)
+    s = sub.add_parser("restamp", help="update the spec digest of baselines whose spec is unchanged (numbers untouched)")
+    s.add_argument("experiments", nargs="+", help="experiment ids")
+    s.add_argument("--baselines", default="baselines", help="baseline folder (default: ./baselines)")
+    s.set_defaults(func=_cmd_restamp)
     return p
 
 

@@ -26,17 +26,32 @@ def jsonable(cls: type) -> type:
     return cls
 
 
-def to_json(obj: Any) -> Any:
-    """Plain JSON value for a spec object (dataclasses tagged with `type`)."""
+def _is_default(f: dataclasses.Field, value: Any) -> bool:
+    if f.default is not dataclasses.MISSING:
+        return value == f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return value == f.default_factory()
+    return False
+
+
+def to_json(obj: Any, *, omit_defaults: bool = False) -> Any:
+    """Plain JSON value for a spec object (dataclasses tagged with `type`).
+
+    `omit_defaults` leaves out fields at their default, so adding a field
+    with a default to a spec class does not change existing digests.
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {"type": type(obj).__name__}
         for f in dataclasses.fields(obj):
-            out[f.name] = to_json(getattr(obj, f.name))
+            value = getattr(obj, f.name)
+            if omit_defaults and _is_default(f, value):
+                continue
+            out[f.name] = to_json(value, omit_defaults=omit_defaults)
         return out
     if isinstance(obj, (list, tuple)):
-        return [to_json(v) for v in obj]
+        return [to_json(v, omit_defaults=omit_defaults) for v in obj]
     if isinstance(obj, dict):
-        return {str(k): to_json(v) for k, v in obj.items()}
+        return {str(k): to_json(v, omit_defaults=omit_defaults) for k, v in obj.items()}
     if isinstance(obj, float) and not math.isfinite(obj):
         return repr(obj)  # JSON has no NaN/inf; keep them readable
     return obj
@@ -58,8 +73,8 @@ def from_json(value: Any) -> Any:
 
 
 def canonical(obj: Any) -> str:
-    """Stable JSON text of an object: the basis of spec digests."""
-    return json.dumps(to_json(obj), sort_keys=True, separators=(",", ":"))
+    """Stable JSON text of an object, default-valued fields left out: the basis of spec digests."""
+    return json.dumps(to_json(obj, omit_defaults=True), sort_keys=True, separators=(",", ":"))
 
 
 def digest(obj: Any) -> str:

@@ -250,7 +250,8 @@ class ExperimentSpec:
     @property
     def digest(self) -> str:
         """Fingerprint of everything that changes what a run measures."""
-        return digest((self.data, self.model, self.compile, self.fit, self.procedure, self.probes))
+        return digest({"data": self.data, "model": self.model, "compile": self.compile, "fit": self.fit,
+                       "procedure": self.procedure, "probes": self.probes})
 
     def replace(self, **changes: Any) -> "ExperimentSpec":
         return dataclasses.replace(self, **changes)

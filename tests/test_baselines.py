@@ -94,3 +94,24 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path):
         write_json_atomic(path, {"a": float("nan")})
     assert json.loads(path.read_text()) == {"a": 1}
     assert os.listdir(tmp_path) == ["b.json"]
+
+
+def test_restamp_only_for_an_unchanged_spec(tmp_path):
+    path = baselines.path_for(tmp_path, SPEC.id)
+    write_json_atomic(path, {**baselines.make_baseline(SPEC, runs()), "spec_digest": "old-scheme"})
+    before = json.loads(path.read_text())
+    assert baselines.restamp(path, SPEC) is True
+    after = json.loads(path.read_text())
+    assert after["spec_digest"] == SPEC.digest and after["measured"] == before["measured"] and after["bands"] == before["bands"]
+    assert "digest scheme changed, spec unchanged, numbers untouched" in after["provenance"]["restamped"]
+    assert baselines.restamp(path, SPEC) is False
+    other = SPEC.replace(fit=SPEC.fit.__class__(epochs=4, batch_size=8, train_count=40))
+    with pytest.raises(BaselineError, match="differs from keras_regularization/tiny as registered now; re-measure with"):
+        baselines.restamp(path, other)
+
+
+def test_digest_ignores_fields_at_their_default():
+    from regsuite.serial import canonical
+
+    assert "tensorboard" not in canonical(SPEC.fit) and "early_stopping" not in canonical(SPEC.fit)
+    assert SPEC.digest != SPEC.replace(fit=SPEC.fit.__class__(epochs=3, batch_size=8, train_count=40, tensorboard=True)).digest
