@@ -48,7 +48,7 @@ def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray
     out = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for k in ("x_train", "x_test"):
         if data.multi_hot:
-            out[k] = _multi_hot(out[k], data.num_words)
+            out[k] = MultiHotRows.from_sequences(out[k], data.num_words)
             continue
         x = out[k].astype("float32")
         if data.flatten:
@@ -68,10 +68,76 @@ def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray
 
 def _multi_hot(sequences: np.ndarray, width: int) -> np.ndarray:
     """Row i has a 1 at every word index of sequence i (the document's vectorize_sequences, in float32)."""
-    out = np.zeros((len(sequences), width), dtype="float32")
-    for i, seq in enumerate(sequences):
-        out[i, seq] = 1.0
-    return out
+    return MultiHotRows.from_sequences(sequences, width).dense()
+
+
+class MultiHotRows:
+    """Multi-hot rows kept compact (CSR: sorted unique indices per row) and expanded per batch.
+
+    25,000 x 10,000 dense float32 rows are 1 GB a split, and the TensorFlow
+    data path copies them again; the compact store is ~25 MB a split and a
+    batch of 512 rows is expanded to exactly the values the dense array held.
+    """
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, width: int) -> None:
+        self.indptr, self.indices, self.width = indptr, indices, width
+
+    @classmethod
+    def from_sequences(cls, sequences, width: int) -> "MultiHotRows":
+        rows = [np.unique(np.asarray(s, dtype=np.int32)) for s in sequences]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=indptr[1:])
+        indices = np.concatenate(rows) if rows else np.zeros(0, np.int32)
+        return cls(indptr, indices, width)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), self.width)
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Dense float32 rows `idx`, in that order."""
+        idx = np.asarray(idx)
+        out = np.zeros((len(idx), self.width), dtype="float32")
+        starts, ends = self.indptr[idx], self.indptr[idx + 1]
+        counts = ends - starts
+        row_of = np.repeat(np.arange(len(idx)), counts)
+        cols = self.indices[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])] if len(idx) else []
+        out[row_of, cols] = 1.0
+        return out
+
+    def dense(self) -> np.ndarray:
+        return self.rows(np.arange(len(self)))
+
+    def setflags(self, write: bool) -> None:
+        self.indptr.setflags(write=write)
+        self.indices.setflags(write=write)
+
+
+def _batches(x: "MultiHotRows", y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    """A keras.utils.PyDataset over compact rows; reshuffled each epoch by a seeded RandomState."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False, max_queue_size=2)
+            self.rng = np.random.RandomState(seed)
+            self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+
+        def __len__(self) -> int:
+            return -(-len(x) // batch_size)
+
+        def __getitem__(self, i: int):
+            idx = self.order[i * batch_size:(i + 1) * batch_size]
+            return x.rows(idx), y[idx]
+
+        def on_epoch_end(self) -> None:
+            if shuffle:
+                self.order = self.rng.permutation(len(x))
+
+    return Batches()
 
 
 def _keras_value(value: Any) -> Any:
@@ -235,11 +301,9 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
     try:
         start = time.perf_counter()
         history = model.fit(
-            x, y,
-            batch_size=spec.fit.batch_size,
+            **fit_inputs(x, y, spec, seed),
             epochs=spec.fit.epochs,
-            shuffle=spec.fit.shuffle,
-            validation_data=validation,
+            validation_data=eval_inputs(*validation),
             callbacks=callbacks,
             verbose=0,
         )
@@ -254,9 +318,23 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
     finally:
         if log_dir:
             shutil.rmtree(log_dir, ignore_errors=True)
-    test = model.evaluate(arrays["x_test"], arrays["y_test"], batch_size=256, verbose=0, return_dict=True)
+    if isinstance(arrays["x_test"], MultiHotRows):
+        test = model.evaluate(_batches(arrays["x_test"], arrays["y_test"], 256, False, 0), verbose=0, return_dict=True)
+    else:
+        test = model.evaluate(arrays["x_test"], arrays["y_test"], batch_size=256, verbose=0, return_dict=True)
     return {"history": hist, "test": {k: float(v) for k, v in test.items()}, "params": param_counts(model),
             "fit_seconds": fit_seconds, "extra": extra}
+
+
+def fit_inputs(x, y, spec: ExperimentSpec, seed: int) -> dict[str, Any]:
+    """fit()'s data arguments: arrays with Keras' own batching, or compact rows as a PyDataset."""
+    if isinstance(x, MultiHotRows):
+        return {"x": _batches(x, y, spec.fit.batch_size, spec.fit.shuffle, seed)}
+    return {"x": x, "y": y, "batch_size": spec.fit.batch_size, "shuffle": spec.fit.shuffle}
+
+
+def eval_inputs(x, y):
+    return _batches(x, y, 512, False, 0) if isinstance(x, MultiHotRows) else (x, y)
 
 
 def _tf_lowlevel(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

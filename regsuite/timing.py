@@ -120,8 +120,8 @@ def time_fit(spec: ExperimentSpec, seed: int, device: str = "cpu", *, data_dir: 
         model = runner.build(spec)
         _sync()
         start = time.perf_counter()
-        model.fit(x, y, batch_size=spec.fit.batch_size, epochs=spec.fit.epochs, shuffle=spec.fit.shuffle,
-                  validation_data=validation, callbacks=[EpochClock()], verbose=0)
+        model.fit(**runner.fit_inputs(x, y, spec, seed), epochs=spec.fit.epochs,
+                  validation_data=runner.eval_inputs(*validation), callbacks=[EpochClock()], verbose=0)
         _sync()
         end = time.perf_counter()
     keras.backend.clear_session()
