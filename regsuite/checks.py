@@ -32,6 +32,11 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _seeds_outside(outcome: Outcome, key: str, ok) -> str:
+    """'seed 3: 0.41, seed 4: 0.39' for the seeds whose value of `key` is not `ok`; '' if none."""
+    return ", ".join(f"seed {r.seed}: {_fmt(v)}" for r, v in zip(outcome.runs, outcome.values(key)) if not ok(v))
+
+
 class Check:
     """Base class. Subclasses are frozen dataclasses with an `experiment`.
 
@@ -120,9 +125,8 @@ class ValueIn(Check):
     hi: float
 
     def __call__(self, outcomes: Outcomes) -> str | None:
-        o = outcomes[self.experiment]
-        bad = [f"seed {r.seed}: {_fmt(v)}" for r, v in zip(o.runs, o.values(self.key)) if not self.lo <= v <= self.hi]
-        return f"{self.experiment}: {self.key} outside [{self.lo:g}, {self.hi:g}]: {', '.join(bad)}" if bad else None
+        bad = _seeds_outside(outcomes[self.experiment], self.key, lambda v: self.lo <= v <= self.hi)
+        return f"{self.experiment}: {self.key} outside [{self.lo:g}, {self.hi:g}]: {bad}" if bad else None
 
 
 @jsonable
@@ -277,10 +281,8 @@ class InBand(Check):
     band: Band
 
     def __call__(self, outcomes: Outcomes) -> str | None:
-        o = outcomes[self.experiment]
-        vals = o.values(self.key)
-        out = [f"seed {r.seed}: {_fmt(v)}" for r, v in zip(o.runs, vals) if v not in self.band]
-        return f"{self.experiment}: {self.key} outside baseline band {self.band}: {', '.join(out)}" if out else None
+        bad = _seeds_outside(outcomes[self.experiment], self.key, self.band.__contains__)
+        return f"{self.experiment}: {self.key} outside baseline band {self.band}: {bad}" if bad else None
 
     @property
     def hint(self) -> str:

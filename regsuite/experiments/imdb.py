@@ -9,6 +9,8 @@ Every documented number is copied from the document's printed epochs.
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..checks import BetterThan, DefaultDrift, EarlyStopped, FallsBy, Overfits, ParamCount
 from ..specs import (
     CompileSpec,
@@ -103,9 +105,17 @@ DROPOUT_LAYERS = (dense(16, "relu"), dropout(0.5), dense(16, "relu"), dropout(0.
 PARAMS = 160_305
 
 
+EPOCH1_TRAIN = (
+    "The document's epoch-1 training metrics (running averages over the first epoch) show slower first-epoch "
+    "learning than every one of our 5 seeds, while its epoch-1 validation metrics and the later curves agree. "
+    "Cause not established; candidates: the mirror's rebuilt imdb.npz (another vocabulary beyond rank 20), and "
+    "RMSprop's epsilon, which TF 2.x added after the square root and Keras 3 adds inside it."
+)
+
+
 def _spec(name: str, section: str, title: str, layers: tuple, history: dict, expectations: tuple = (),
           *, fit: FitSpec = FIT, documented_note: str = "", reproducible: bool = True,
-          assumptions: tuple = ()) -> ExperimentSpec:
+          assumptions: tuple = (), deviations: tuple = ()) -> ExperimentSpec:
     exp_id = _id(name)
     return ExperimentSpec(
         id=exp_id,
@@ -120,7 +130,7 @@ def _spec(name: str, section: str, title: str, layers: tuple, history: dict, exp
                               environment=ENVIRONMENT, reproducible=reproducible, note=documented_note),
         expectations=(ParamCount(exp_id, PARAMS, PARAMS, 0), DefaultDrift(exp_id, "RMSprop", RMSPROP.today_defaults))
         + expectations,
-        fidelity=FIDELITY,
+        fidelity=dataclasses.replace(FIDELITY, known_deviations=tuple((k, EPOCH1_TRAIN) for k in deviations)),
         assumptions=ASSUMPTIONS + assumptions,
     )
 
@@ -128,10 +138,12 @@ def _spec(name: str, section: str, title: str, layers: tuple, history: dict, exp
 SPECS = (
     _spec("original", "적용 예 (original model)", "16-16-1 baseline: overfits after a few epochs", ORIGINAL, _ORIGINAL,
           (Overfits(_id("original"), "val_loss", min_within=5, final_over_min=1.8),
-           FallsBy(_id("original"), factor=1.5, start="loss@15", end="loss@20"))),
+           FallsBy(_id("original"), factor=1.5, start="loss@15", end="loss@20")),
+          deviations=("loss@1", "accuracy@1")),
     _spec("l2", "L2 규제 (l2_model)", "L2(0.001) on both hidden kernels", L2_LAYERS, _L2,
           (BetterThan(_id("l2"), than=_id("original"), key="val_loss@final", higher_is_better=False, per_seed=True),
-           BetterThan(_id("l2"), than=_id("original"), key="loss@final", per_seed=True))),
+           BetterThan(_id("l2"), than=_id("original"), key="loss@final", per_seed=True)),
+          deviations=("accuracy@1",)),
     _spec("dropout", "드롭아웃 (dpt_model)", "Dropout(0.5) after each hidden layer", DROPOUT_LAYERS, _DROPOUT,
           (BetterThan(_id("dropout"), than=_id("original"), key="val_loss@final", higher_is_better=False, per_seed=True),),
           reproducible=False,
@@ -143,6 +155,7 @@ SPECS = (
     _spec("l2_early_stopping", "실습 2-4(추가) EarlyStopping", "the L2 model with EarlyStopping(patience=20), up to 200 epochs",
           L2_LAYERS, _L2_EARLY_STOPPING,
           (EarlyStopped(_id("l2_early_stopping"), patience=20, best_within=6),),
+          deviations=("accuracy@1",),
           fit=FitSpec(epochs=200, batch_size=512, early_stopping={
               "monitor": "val_loss", "min_delta": 0.0, "patience": 20, "mode": "auto",
               "baseline": None, "restore_best_weights": False, "start_from_epoch": 0}),
