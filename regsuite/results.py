@@ -115,8 +115,3 @@ class Outcome:
 
     def mean(self, key: str) -> float:
         return statistics.fmean(self.values(key))
-
-    def curve(self, metric: str) -> list[float]:
-        """Per-epoch mean over seeds of a history metric."""
-        n = min(r.epochs for r in self.runs)
-        return [statistics.fmean(r.history[metric][i] for r in self.runs) for i in range(n)]

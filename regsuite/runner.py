@@ -66,11 +66,6 @@ def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray
     return out, {data.dataset: ds.fingerprint}
 
 
-def _multi_hot(sequences: np.ndarray, width: int) -> np.ndarray:
-    """Row i has a 1 at every word index of sequence i (the document's vectorize_sequences, in float32)."""
-    return MultiHotRows.from_sequences(sequences, width).dense()
-
-
 class MultiHotRows:
     """Multi-hot rows kept compact (CSR: sorted unique indices per row) and expanded per batch.
 

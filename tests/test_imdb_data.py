@@ -48,9 +48,27 @@ def test_load_data_semantics_by_hand():
 
 
 def test_multi_hot_is_exact():
-    x = runner._multi_hot(ragged([[1, 4, 4], [2]]), 6)
-    assert x.dtype == np.float32
-    assert x.tolist() == [[0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0]]
+    """The document's vectorize_sequences, row for row, whichever rows a batch takes and in which order."""
+    seqs = ragged([[1, 4, 4], [2], [], [5, 0]])
+    rows = runner.MultiHotRows.from_sequences(seqs, 6)
+    dense = rows.dense()
+    assert dense.dtype == np.float32 and rows.shape == (4, 6)
+    assert dense.tolist() == [[0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0], [0] * 6, [1, 0, 0, 0, 0, 1]]
+    assert rows.rows(np.array([3, 0, 3])).tolist() == [dense[3].tolist(), dense[0].tolist(), dense[3].tolist()]
+
+
+def test_batches_cover_every_row_once_per_epoch_in_a_seeded_order():
+    rows = runner.MultiHotRows.from_sequences(ragged([[i % 6] for i in range(10)]), 6)
+    y = np.arange(10, dtype="float32")
+    a, b = runner._batches(rows, y, 4, True, seed=7), runner._batches(rows, y, 4, True, seed=7)
+    assert len(a) == 3
+    seen = np.concatenate([a[i][1] for i in range(len(a))])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert all(np.array_equal(a[i][0], b[i][0]) for i in range(3))
+    first = seen.copy()
+    a.on_epoch_end()
+    assert sorted(np.concatenate([a[i][1] for i in range(3)]).tolist()) == list(range(10))
+    assert not np.array_equal(np.concatenate([a[i][1] for i in range(3)]), first)
 
 
 def test_fingerprint_of_ragged_rows_hashes_contents():
