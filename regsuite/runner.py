@@ -175,7 +175,8 @@ def build(spec: ExperimentSpec):
     model = build_model(spec.model, spec.id)
     if spec.procedure != "keras_fit":
         return model  # trained by its own loop: the spec's loss may be no Keras loss name
-    model.compile(optimizer=make_optimizer(spec.compile.optimizer), loss=spec.compile.loss, metrics=list(spec.compile.metrics))
+    model.compile(optimizer=make_optimizer(spec.compile.optimizer), loss=spec.compile.loss,
+                  metrics=list(spec.compile.metrics), steps_per_execution=spec.compile.steps_per_execution)
     return model
 
 
@@ -422,10 +423,49 @@ def _linear_gd(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray] | 
             "extra": {"initial_loss": losses[0], "w0": w, "b0": b}}
 
 
+def _init_probe(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The weight-initialisation notes: statistics of each built kernel, and whether units stay identical.
+
+    Each layer of the spec is built alone on a flat MNIST input, and its kernel's min, max, mean and std
+    recorded. Then a Dense(8, relu) -> Dense(10, softmax) net is trained `fit.epochs` steps of one batch
+    from all-zero weights and from 'glorot_uniform': the spread of the hidden kernel's columns (max over
+    units of max |w_unit - w_unit0|) measures whether the units ever became different.
+    """
+    import keras
+
+    x = arrays["x_train"].reshape(len(arrays["x_train"]), -1)
+    extra: dict[str, float] = {}
+    start = time.perf_counter()
+    for layer in spec.model.layers:
+        dense = build_model(ModelSpec((x.shape[1],), (layer,)), spec.id).layers[-1]
+        w = np.asarray(dense.kernel)
+        name = layer.kwargs["kernel_initializer"]
+        extra.update({f"{name}_min": float(w.min()), f"{name}_max": float(w.max()),
+                      f"{name}_mean": float(w.mean()), f"{name}_std": float(w.std())})
+    xb, yb = x[: spec.fit.batch_size], arrays["y_train"][: spec.fit.batch_size]
+    for init in ("zeros", "glorot_uniform"):
+        net = build_model(ModelSpec((x.shape[1],), (dense_layer(8, "relu", init), dense_layer(10, "softmax", init))))
+        net.compile(optimizer=make_optimizer(spec.compile.optimizer), loss=spec.compile.loss)
+        for _ in range(spec.fit.epochs):
+            net.train_on_batch(xb, yb)
+        k = np.asarray(net.layers[0].kernel)
+        extra[f"{init}_unit_spread"] = float(np.abs(k - k[:, :1]).max())
+        extra[f"{init}_kernel_abs_max"] = float(np.abs(k).max())
+    return {"history": {}, "test": {}, "params": {"total": 0, "trainable": 0, "non_trainable": 0},
+            "fit_seconds": time.perf_counter() - start, "extra": extra}
+
+
+def dense_layer(units: int, activation: str, initializer: str):
+    from .specs import dense
+
+    return dense(units, activation, kernel_initializer=initializer)
+
+
 PROCEDURES: dict[str, Callable[[ExperimentSpec, int, Any], dict[str, Any]]] = {
     "keras_fit": _keras_fit,
     "tf_lowlevel": _tf_lowlevel,
     "linear_gd": _linear_gd,
+    "init_probe": _init_probe,
 }
 
 
