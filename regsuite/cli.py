@@ -1,4 +1,4 @@
-"""`regsuite list | run ID | data`: the suite without pytest."""
+"""`regsuite list | run ID | data | restamp | scan`: the suite without pytest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from . import datasets
-from .errors import RegsuiteError
+from .errors import RegsuiteError, invalid_value
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -74,6 +74,29 @@ def _cmd_restamp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scan(args: argparse.Namespace) -> int:
+    """Settings scan of a document whose printed runs hide their settings (today: keras_notes)."""
+    from pathlib import Path
+
+    from . import scan
+    from .environment import snapshot
+    from .experiments import REGISTRY, keras_notes
+
+    results = {}
+    for exp_id in args.experiments:
+        spec = REGISTRY.get(exp_id)
+        if exp_id not in keras_notes.SCANNED:
+            raise RegsuiteError(invalid_value("experiment", f"one of {sorted(keras_notes.SCANNED)}", exp_id))
+        rows = scan.scan(spec, keras_notes.FASHION_CANDIDATES, args.seeds, data_dir=args.data_dir)
+        results[exp_id] = rows
+        for r in rows[: args.top]:
+            print(f"{exp_id}  {r['score']:.4f}  {r['candidate']}")
+    command = "regsuite scan " + " ".join(args.experiments) + " --seeds " + " ".join(map(str, args.seeds))
+    doc = scan.write(Path(args.out), results, args.seeds, command, snapshot())
+    print(f"choice: {doc['choice']}\nwritten: {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="regsuite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -91,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("experiments", nargs="+", help="experiment ids")
     s.add_argument("--baselines", default="baselines", help="baseline folder (default: ./baselines)")
     s.set_defaults(func=_cmd_restamp)
+    c = sub.add_parser("scan", help="score candidate hidden settings against a document's printed first epoch")
+    c.add_argument("experiments", nargs="+", help="experiment ids (keras_notes/l2 keras_notes/dropout ...)")
+    c.add_argument("--seeds", type=int, nargs="+", default=[42, 0], help="seeds per candidate (default: 42 0)")
+    c.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
+    c.add_argument("--out", default="baselines/keras_notes/settings_scan.json", help="where the evidence is written")
+    c.add_argument("--top", type=int, default=5, help="rows printed per experiment")
+    c.set_defaults(func=_cmd_scan)
     return p
 
 

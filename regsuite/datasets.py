@@ -1,8 +1,10 @@
 """Dataset loaders that honour an offline mirror.
 
 Search order for each dataset: the mirror directory (an explicit argument,
-else `$REGSUITE_DATA_DIR`), then Keras' own cache (`$KERAS_HOME/datasets` or
-`~/.keras/datasets`), and only then the library's downloader. A file that is
+else `$REGSUITE_DATA_DIR`), then the library's own cache (Keras':
+`$KERAS_HOME/datasets` or `~/.keras/datasets`; scikit-learn's:
+`$SCIKIT_LEARN_DATA` or `~/scikit_learn_data`), and only then the
+library's downloader. A file that is
 found but unusable is an error naming the file, never a silent fall-through.
 Each dataset is loaded once per process and fingerprinted (sha256 of its
 arrays), and the fingerprint goes into every result.
@@ -38,11 +40,23 @@ class Dataset:
     fingerprint: str
 
 
+def keras_cache_dir() -> Path:
+    """Where Keras caches downloads: `$KERAS_HOME/datasets` or `~/.keras/datasets`."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def sklearn_cache_dir() -> Path:
+    """scikit-learn's data home: `$SCIKIT_LEARN_DATA` or `~/scikit_learn_data`."""
+    return Path(os.environ.get("SCIKIT_LEARN_DATA") or os.path.join(os.path.expanduser("~"), "scikit_learn_data"))
+
+
 @dataclass(frozen=True)
 class _Loader:
-    filename: str
+    filename: str  # a file, or a folder of files, under the mirror and under the library's cache
     read: Callable[[Path], dict[str, np.ndarray]]
     download: Callable[[], dict[str, np.ndarray]]
+    cache: tuple[str, Callable[[], Path]] = ("keras cache", keras_cache_dir)
 
 
 def fingerprint(arrays: Mapping[str, np.ndarray]) -> str:
@@ -177,9 +191,80 @@ def imdb_load_data(raw: Mapping[str, np.ndarray], num_words: int, *, seed: int =
     return out
 
 
+FASHION_FILES = {"x_train": "train-images-idx3-ubyte.gz", "y_train": "train-labels-idx1-ubyte.gz",
+                 "x_test": "t10k-images-idx3-ubyte.gz", "y_test": "t10k-labels-idx1-ubyte.gz"}
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """One gzipped IDX file (uint8 payload): magic 0x0000 0x08 <ndim>, then big-endian dims."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable gzip file, the file is corrupt or truncated ({type(exc).__name__}: {exc})") from exc
+    head = 4 + 4 * ndim
+    if len(raw) < head or raw[:3] != b"\x00\x00\x08" or raw[3] != ndim:
+        raise DataError(f"{path}: " + invalid_value("magic", f"an IDX header 00 00 08 {ndim:02x} (uint8, {ndim} dims)", raw[:4].hex(" ")))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) - head != int(np.prod(dims)):
+        raise DataError(f"{path}: the header promises {dims} = {int(np.prod(dims))} bytes but {len(raw) - head} follow")
+    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims)
+
+
+def _read_fashion(folder: Path) -> dict[str, np.ndarray]:
+    """The four IDX files of Fashion-MNIST, as keras.datasets.fashion_mnist caches them."""
+    missing = [f for f in FASHION_FILES.values() if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"{folder}: " + invalid_value("files", f"a folder holding {sorted(FASHION_FILES.values())}",
+                                                      sorted(p.name for p in folder.iterdir()) if folder.is_dir() else str(folder))
+                        + f" (missing {missing})")
+    arrays = {k: _read_idx(folder / f, 3 if k.startswith("x") else 1) for k, f in FASHION_FILES.items()}
+    for k in ("x_train", "x_test"):
+        if arrays[k].shape[1:] != (28, 28):
+            raise DataError(f"{folder / FASHION_FILES[k]}: " + invalid_value(f"{k}.shape", "(N, 28, 28)", arrays[k].shape))
+    _check_pairs(folder, arrays)
+    return arrays
+
+
+def _download_fashion() -> dict[str, np.ndarray]:
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+HOUSING_FILE = "cal_housing_py3.pkz"
+
+
+def _housing(data_home: Path | None, download: bool) -> dict[str, np.ndarray]:
+    from sklearn.datasets import fetch_california_housing
+
+    bunch = fetch_california_housing(data_home=None if data_home is None else str(data_home),
+                                     download_if_missing=download)
+    return {"data": np.asarray(bunch.data, dtype=np.float64), "target": np.asarray(bunch.target, dtype=np.float64)}
+
+
+def _read_housing(path: Path) -> dict[str, np.ndarray]:
+    """scikit-learn's own cache file, read by scikit-learn itself (no download)."""
+    try:
+        arrays = _housing(path.parent, download=False)
+    except Exception as exc:  # joblib/zlib/pickle raise many kinds on a damaged file
+        raise DataError(f"{path}: scikit-learn could not read its California housing cache, the file is corrupt "
+                        f"or truncated ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    if arrays["data"].shape != (20640, 8) or arrays["target"].shape != (20640,):
+        raise DataError(f"{path}: " + invalid_value("shape", "data (20640, 8) and target (20640,)",
+                                                    (arrays["data"].shape, arrays["target"].shape)))
+    return arrays
+
+
 LOADERS: dict[str, _Loader] = {
     "mnist": _Loader("mnist.npz", _read_mnist, _download_mnist),
     "imdb": _Loader("imdb.npz", _read_imdb, _download_imdb),
+    "fashion_mnist": _Loader("fashion-mnist", _read_fashion, _download_fashion),
+    "california_housing": _Loader(HOUSING_FILE, _read_housing, lambda: _housing(None, download=True),
+                                  ("scikit-learn cache", sklearn_cache_dir)),
 }
 
 _cache: dict[tuple[str, str | None], Dataset] = {}
@@ -200,12 +285,6 @@ def mirror_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     return path
 
 
-def keras_cache_dir() -> Path:
-    """Where Keras caches downloads: `$KERAS_HOME/datasets` or `~/.keras/datasets`."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets"
-
-
 def candidates(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
     """The files tried for `name`, in order, with how each was configured."""
     loader = _loader(name)
@@ -213,7 +292,8 @@ def candidates(name: str, data_dir: str | os.PathLike | None = None) -> list[tup
     mirror = mirror_dir(data_dir)
     if mirror is not None:
         out.append(("mirror", mirror / loader.filename))
-    out.append(("keras cache", keras_cache_dir() / loader.filename))
+    label, where = loader.cache
+    out.append((label, where() / loader.filename))
     return out
 
 
@@ -239,7 +319,7 @@ def _load_uncached(name: str, data_dir: str | os.PathLike | None, *, download: b
     loader = _loader(name)
     tried = []
     for how, path in candidates(name, data_dir):
-        if path.is_file():
+        if path.exists():
             arrays = loader.read(path)
             return Dataset(name, arrays, f"{how}: {path}", fingerprint(arrays))
         tried.append(f"{path} ({how}: not there)")

@@ -114,6 +114,15 @@ class RegsuiteSession:
             pytest.fail(f"{exc} (--regsuite-require-data is set, so this is an error)", pytrace=False)
         pytest.skip(str(exc))
 
+    def require(self, dataset: str) -> None:
+        """Skip (or fail, when data is required) unless `dataset` can be loaded."""
+        from . import datasets
+
+        try:
+            datasets.load(dataset, self.data_dir)
+        except DataUnavailable as exc:
+            self.missing_data(exc)
+
     def run(self, spec: ExperimentSpec, seed: int) -> RunResult:
         """One seeded run, cached for the session under the spec's digest."""
         from . import runner

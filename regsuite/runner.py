@@ -21,7 +21,7 @@ from . import datasets
 from .environment import snapshot
 from .errors import RegsuiteError, SpecError, invalid_value
 from .results import RunResult
-from .specs import DataSpec, ExperimentSpec, ModelSpec, OptimizerSpec, Regularizer
+from .specs import DataSpec, ExperimentSpec, MaxNorm, ModelSpec, OptimizerSpec, Regularizer, WideDeepSpec
 
 
 class UnsupportedBackend(RegsuiteError):
@@ -33,37 +33,60 @@ def prepared(data: DataSpec, data_dir: str | None) -> tuple[dict[str, np.ndarray
     """The arrays a spec's model sees, prepared once per process per DataSpec."""
     ds = datasets.load(data.dataset, data_dir)
     raw = datasets.imdb_load_data(ds.arrays, data.num_words) if data.num_words else ds.arrays
+    if "data" in raw:  # a feature table (scikit-learn's layout): the holdout makes the test split
+        if data.holdout is None:
+            raise SpecError(invalid_value("holdout", f"(test_size, random_state) for the table {data.dataset!r}", None))
+        raw = {"x_train": raw["data"], "y_train": raw["target"], "x_test": None, "y_test": None}
     x_train, y_train = raw["x_train"], raw["y_train"]
     x_test, y_test = raw["x_test"], raw["y_test"]
+    out: dict[str, Any] = {}
+    if data.validation_slice is not None:
+        lo, hi = data.validation_slice
+        out["x_valid"], out["y_valid"] = x_train[lo:hi], y_train[lo:hi]
     if data.train_slice is not None:
         lo, hi = data.train_slice
         x_train, y_train = x_train[lo:hi], y_train[lo:hi]
     if data.holdout is not None:
-        from sklearn.model_selection import train_test_split
-
-        test_size, random_state = data.holdout
-        # Splitting the row indices shuffles exactly as splitting the arrays would.
-        train_idx, test_idx = train_test_split(np.arange(len(x_train)), test_size=test_size, random_state=random_state)
-        x_train, y_train, x_test, y_test = x_train[train_idx], y_train[train_idx], x_train[test_idx], y_train[test_idx]
-    out = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    for k in ("x_train", "x_test"):
+        x_train, y_train, x_test, y_test = _split(x_train, y_train, *data.holdout)
+    if data.validation_holdout is not None:
+        x_train, y_train, out["x_valid"], out["y_valid"] = _split(x_train, y_train, *data.validation_holdout)
+    out.update({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test})
+    xs = [k for k in ("x_train", "x_valid", "x_test") if k in out]
+    for k in xs:
         if data.multi_hot:
             out[k] = MultiHotRows.from_sequences(out[k], data.num_words)
             continue
-        x = out[k].astype("float32")
+        x = out[k].astype("float64" if data.standardize else "float32")
         if data.flatten:
             x = x.reshape(len(x), -1)
         if data.scale is not None:
-            x = x / np.float32(data.scale)
+            x = x / x.dtype.type(data.scale)
         out[k] = x
-    for k in ("y_train", "y_test"):
+    if data.standardize:
+        from sklearn.preprocessing import StandardScaler
+
+        flat = {k: out[k].reshape(len(out[k]), -1) for k in xs}  # one feature per column (pixel)
+        scaler = StandardScaler().fit(flat["x_train"])
+        for k in xs:
+            out[k] = scaler.transform(flat[k]).astype("float32").reshape(out[k].shape)
+    for k in ("y_train", "y_valid", "y_test"):
+        if k not in out:
+            continue
         if data.one_hot:
             out[k] = np.eye(data.one_hot, dtype="float32")[out[k].astype("int64")]
-        elif data.multi_hot:
+        elif data.multi_hot or out[k].dtype == np.float64:
             out[k] = out[k].astype("float32")
     for a in out.values():
         a.setflags(write=False)
     return out, {data.dataset: ds.fingerprint}
+
+
+def _split(x, y, test_size: float, random_state: int):
+    """sklearn's train_test_split; splitting the row indices shuffles exactly as splitting the arrays would."""
+    from sklearn.model_selection import train_test_split
+
+    train_idx, test_idx = train_test_split(np.arange(len(x)), test_size=test_size, random_state=random_state)
+    return x[train_idx], y[train_idx], x[test_idx], y[test_idx]
 
 
 class MultiHotRows:
@@ -138,6 +161,8 @@ def _batches(x: "MultiHotRows", y: np.ndarray, batch_size: int, shuffle: bool, s
 def _keras_value(value: Any) -> Any:
     import keras
 
+    if isinstance(value, MaxNorm):
+        return keras.constraints.MaxNorm(max_value=value.max_value, axis=value.axis)
     if isinstance(value, Regularizer):
         if value.l1 and value.l2 or not (value.l1 or value.l2):
             return keras.regularizers.L1L2(l1=value.l1, l2=value.l2)
@@ -145,10 +170,12 @@ def _keras_value(value: Any) -> Any:
     return value
 
 
-def build_model(model: ModelSpec, name: str | None = None):
-    """A Keras model from its spec (a Sequential over `keras.Input`)."""
+def build_model(model: ModelSpec | WideDeepSpec, name: str | None = None):
+    """A Keras model from its spec (a Sequential over `keras.Input`, or a functional wide & deep net)."""
     import keras
 
+    if isinstance(model, WideDeepSpec):
+        return _wide_deep(model, name)
     layers = [keras.Input(shape=tuple(model.input_shape))]
     for layer in model.layers:
         cls = getattr(keras.layers, layer.kind, None)
@@ -156,6 +183,34 @@ def build_model(model: ModelSpec, name: str | None = None):
             raise SpecError(invalid_value("kind", "a layer class in keras.layers", layer.kind, where=name))
         layers.append(cls(**{k: _keras_value(v) for k, v in layer.options}))
     return keras.Sequential(layers, name=(name or "model").replace("/", "__"))
+
+
+def _wide_deep(spec: WideDeepSpec, name: str | None):
+    import keras
+
+    deep_in = keras.Input(shape=(spec.deep[1] - spec.deep[0],), name="deep_input" if spec.wide else "input")
+    wide_in = keras.Input(shape=(spec.wide[1] - spec.wide[0],), name="wide_input") if spec.wide else deep_in
+    h = deep_in
+    for units in spec.hidden:
+        h = keras.layers.Dense(units, activation=spec.activation)(h)
+    concat = keras.layers.concatenate([wide_in, h])
+    outputs = [keras.layers.Dense(1, name=spec.output_names[0])(concat)]
+    if spec.aux_output:
+        outputs.append(keras.layers.Dense(1, name="aux_output")(h))
+    inputs = [wide_in, deep_in] if spec.wide else [deep_in]
+    return keras.Model(inputs=inputs, outputs=outputs, name=(name or "model").replace("/", "__"))
+
+
+def model_inputs(model: ModelSpec | WideDeepSpec, x):
+    """What the model is fed: the array, or its wide and deep column ranges (in the model's input order)."""
+    if isinstance(model, WideDeepSpec) and model.wide is not None:
+        return (x[:, model.wide[0]:model.wide[1]], x[:, model.deep[0]:model.deep[1]])
+    return x
+
+
+def model_targets(model: ModelSpec | WideDeepSpec, y):
+    """One target per output: the aux head learns the same target as the main one."""
+    return (y, y) if isinstance(model, WideDeepSpec) and model.aux_output else y
 
 
 def make_optimizer(opt: OptimizerSpec):
@@ -175,8 +230,10 @@ def build(spec: ExperimentSpec):
     model = build_model(spec.model, spec.id)
     if spec.procedure != "keras_fit":
         return model  # trained by its own loop: the spec's loss may be no Keras loss name
-    model.compile(optimizer=make_optimizer(spec.compile.optimizer), loss=spec.compile.loss,
-                  metrics=list(spec.compile.metrics), steps_per_execution=spec.compile.steps_per_execution)
+    c = spec.compile
+    model.compile(optimizer=make_optimizer(c.optimizer), loss=c.loss if isinstance(c.loss, str) else list(c.loss),
+                  loss_weights=None if c.loss_weights is None else list(c.loss_weights),
+                  metrics=list(c.metrics) or None, steps_per_execution=c.steps_per_execution)
     return model
 
 
@@ -236,7 +293,33 @@ def _gradients(model, x, y, weights) -> list:
     raise UnsupportedBackend(f"gradient probe: backend {backend!r} is not supported")
 
 
-PROBES: dict[str, Callable[..., dict[str, float]]] = {"grad_norm_ratio": _grad_norm_ratio}
+SELU_DEPTHS = (10, 50, 100)
+
+
+def _selu_stats(spec: ExperimentSpec, model, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean and std of the SELU activations at depths 10, 50, 100 of the freshly built net.
+
+    Input: the first 1,000 training rows standardised pixel by pixel (statistics of those
+    rows; a constant pixel keeps scale 1), the condition the notes state for self-normalisation.
+    """
+    x = np.asarray(arrays["x_train"][:1000], dtype=np.float64).reshape(1000, -1)
+    std = x.std(axis=0)
+    h = ((x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype("float32")
+    out: dict[str, float] = {}
+    depth = 0
+    for layer in model.layers:
+        h = layer(h, training=False)
+        if getattr(layer, "activation", None) is not None and layer.__class__.__name__ == "Dense" \
+                and layer.get_config().get("activation") == "selu":
+            depth += 1
+            if depth in SELU_DEPTHS:
+                a = np.asarray(h)
+                out[f"selu_mean_at_{depth}"] = float(a.mean())
+                out[f"selu_std_at_{depth}"] = float(a.std())
+    return out
+
+
+PROBES: dict[str, Callable[..., dict[str, float]]] = {"grad_norm_ratio": _grad_norm_ratio, "selu_stats": _selu_stats}
 
 
 # --- procedures ----------------------------------------------------------------
@@ -282,24 +365,30 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
     if n is not None:
         validation = (x[n:], y[n:])
         x, y = x[:n], y[:n]
+    elif "x_valid" in arrays:
+        validation = (arrays["x_valid"], arrays["y_valid"])
     else:
         validation = (arrays["x_test"], arrays["y_test"])
     model = build(spec)
     extra: dict[str, float] = {}
     for probe in spec.probes:
         extra.update(PROBES[probe](spec, model, arrays))
-    callbacks, log_dir = [], None
+    callbacks, log_dir, ckpt_dir = [], None, None
     if spec.fit.tensorboard:
         log_dir = tempfile.mkdtemp(prefix="regsuite-tb-")
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir))
     if spec.fit.early_stopping is not None:
         callbacks.append(keras.callbacks.EarlyStopping(**dict(spec.fit.early_stopping)))
+    if spec.fit.checkpoint is not None:
+        ckpt_dir = tempfile.mkdtemp(prefix="regsuite-ckpt-")
+        ckpt_path = os.path.join(ckpt_dir, "best.keras")
+        callbacks.append(keras.callbacks.ModelCheckpoint(ckpt_path, monitor=spec.fit.checkpoint, save_best_only=True))
     try:
         start = time.perf_counter()
         history = model.fit(
             **fit_inputs(x, y, spec, seed),
             epochs=spec.fit.epochs,
-            validation_data=eval_inputs(*validation),
+            validation_data=eval_inputs(*validation, spec=spec),
             callbacks=callbacks,
             verbose=0,
         )
@@ -311,26 +400,57 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
             extra["best_epoch"] = float(int(np.argmin(hist[monitor])) + 1)
         if log_dir:
             extra.update(_tensorboard_readback(log_dir, hist))
+        if ckpt_dir:
+            model, more = _reload_best(spec, ckpt_path, hist, validation)
+            extra.update(more)
+        constrained = [la for la in model.layers if getattr(la, "kernel_constraint", None) is not None]
+        if constrained:  # the largest incoming-weight norm of any unit after training
+            extra["max_column_norm"] = max(float(np.linalg.norm(np.asarray(la.kernel), axis=0).max())
+                                           for la in constrained)
     finally:
-        if log_dir:
-            shutil.rmtree(log_dir, ignore_errors=True)
+        for d in (log_dir, ckpt_dir):
+            if d:
+                shutil.rmtree(d, ignore_errors=True)
     if isinstance(arrays["x_test"], MultiHotRows):
         test = model.evaluate(_batches(arrays["x_test"], arrays["y_test"], 256, False, 0), verbose=0, return_dict=True)
     else:
-        test = model.evaluate(arrays["x_test"], arrays["y_test"], batch_size=256, verbose=0, return_dict=True)
+        test = model.evaluate(model_inputs(spec.model, arrays["x_test"]), model_targets(spec.model, arrays["y_test"]),
+                              batch_size=256, verbose=0, return_dict=True)
     return {"history": hist, "test": {k: float(v) for k, v in test.items()}, "params": param_counts(model),
             "fit_seconds": fit_seconds, "extra": extra}
+
+
+def _reload_best(spec: ExperimentSpec, path: str, hist: dict[str, list[float]], validation) -> tuple[Any, dict[str, float]]:
+    """Reload the checkpointed model and show it holds the best epoch's weights.
+
+    Its validation loss, evaluated again, is compared with the best epoch's logged one:
+    `checkpoint_gap` is their relative difference (float summation order only).
+    """
+    import keras
+
+    best = keras.models.load_model(path)
+    monitored = hist[spec.fit.checkpoint]
+    best_epoch = int(np.argmin(monitored))
+    again = best.evaluate(*eval_inputs(*validation, spec=spec), batch_size=spec.fit.batch_size, verbose=0, return_dict=True)
+    key = spec.fit.checkpoint.removeprefix("val_")
+    gap = abs(float(again[key]) - monitored[best_epoch]) / abs(monitored[best_epoch])
+    return best, {"checkpoint_best_epoch": float(best_epoch + 1), "checkpoint_gap": gap,
+                  "checkpoint_last_epoch_gap": abs(float(again[key]) - monitored[-1]) / abs(monitored[best_epoch])}
 
 
 def fit_inputs(x, y, spec: ExperimentSpec, seed: int) -> dict[str, Any]:
     """fit()'s data arguments: arrays with Keras' own batching, or compact rows as a PyDataset."""
     if isinstance(x, MultiHotRows):
         return {"x": _batches(x, y, spec.fit.batch_size, spec.fit.shuffle, seed)}
-    return {"x": x, "y": y, "batch_size": spec.fit.batch_size, "shuffle": spec.fit.shuffle}
+    return {"x": model_inputs(spec.model, x), "y": model_targets(spec.model, y), "batch_size": spec.fit.batch_size,
+            "shuffle": spec.fit.shuffle}
 
 
-def eval_inputs(x, y):
-    return _batches(x, y, 512, False, 0) if isinstance(x, MultiHotRows) else (x, y)
+def eval_inputs(x, y, spec: ExperimentSpec | None = None):
+    """Validation or test data in the form fit()/evaluate() take for this spec's model."""
+    if isinstance(x, MultiHotRows):
+        return _batches(x, y, 512, False, 0)
+    return (x, y) if spec is None else (model_inputs(spec.model, x), model_targets(spec.model, y))
 
 
 def _tf_lowlevel(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -93,6 +93,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make a shared baseline unreadable to others
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -43,6 +43,15 @@ class Regularizer:
 
 @jsonable
 @dataclass(frozen=True)
+class MaxNorm:
+    """A kernel constraint: each unit's incoming weight vector rescaled to norm <= max_value."""
+
+    max_value: float
+    axis: int = 0
+
+
+@jsonable
+@dataclass(frozen=True)
 class Layer:
     """One Keras layer: its class name in `keras.layers` and its arguments."""
 
@@ -88,6 +97,36 @@ class ModelSpec:
 
 @jsonable
 @dataclass(frozen=True)
+class WideDeepSpec:
+    """A functional wide & deep regressor: a deep path of Dense layers, concatenated with the wide input.
+
+    `deep` and `wide` are column ranges [start, stop) of the feature matrix;
+    `wide=None` feeds the whole input to both paths through one `Input`.
+    `aux_output` adds a second Dense(1) head on the last hidden layer.
+    """
+
+    input_dim: int
+    deep: tuple[int, int]
+    wide: tuple[int, int] | None = None
+    hidden: tuple[int, ...] = (30, 30)
+    activation: str = "relu"
+    aux_output: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("deep", "wide"):
+            r = getattr(self, name)
+            if r is not None and not (len(r) == 2 and 0 <= r[0] < r[1] <= self.input_dim):
+                raise SpecError(invalid_value(name, f"a column range (start, stop) within 0..{self.input_dim}", r))
+        if self.wide is None and tuple(self.deep) != (0, self.input_dim):
+            raise SpecError(invalid_value("deep", f"(0, {self.input_dim}) when there is no separate wide input", self.deep))
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ("main_output", "aux_output") if self.aux_output else ("output",)
+
+
+@jsonable
+@dataclass(frozen=True)
 class OptimizerSpec:
     """An optimizer with every hyper-parameter pinned (never a default).
 
@@ -114,8 +153,9 @@ class OptimizerSpec:
 @dataclass(frozen=True)
 class CompileSpec:
     optimizer: OptimizerSpec
-    loss: str
+    loss: str | tuple[str, ...]  # a tuple: one loss per output, in output order
     metrics: tuple[str, ...] = ("accuracy",)
+    loss_weights: tuple[float, ...] | None = None
     # Keras runs this many steps per compiled call: less per-step overhead, the same
     # batches in the same order (a bench test checks the history is unchanged).
     steps_per_execution: int = 1
@@ -139,6 +179,9 @@ class FitSpec:
     tensorboard: bool = False
     # keras.callbacks.EarlyStopping arguments, every one spelled out.
     early_stopping: tuple[tuple[str, Any], ...] | None = None
+    # ModelCheckpoint(monitor=checkpoint, save_best_only=True), then the best model
+    # reloaded from the file and evaluated on the test set, as the document does.
+    checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.early_stopping is not None:
@@ -168,12 +211,20 @@ class DataSpec:
     # and zeros are the same numbers at half the memory).
     num_words: int | None = None
     multi_hot: bool = False
+    # Validation data: rows [start, stop) of the dataset's training arrays, or
+    # (test_size, random_state): a second train_test_split of the training part.
+    validation_slice: tuple[int, int] | None = None
+    validation_holdout: tuple[float, int] | None = None
+    # sklearn's StandardScaler fitted on the training part only, applied to every split.
+    standardize: bool = False
 
     def __post_init__(self) -> None:
-        if self.train_slice is not None:
-            lo, hi = self.train_slice
-            if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo < hi):
-                raise SpecError(invalid_value("train_slice", "(start, stop) with 0 <= start < stop", self.train_slice))
+        for name in ("train_slice", "validation_slice"):
+            r = getattr(self, name)
+            if r is not None and not (isinstance(r[0], int) and isinstance(r[1], int) and 0 <= r[0] < r[1]):
+                raise SpecError(invalid_value(name, "(start, stop) with 0 <= start < stop", r))
+        if self.validation_slice is not None and self.validation_holdout is not None:
+            raise SpecError(invalid_value("validation_holdout", "None when validation_slice is set", self.validation_holdout))
 
 
 @jsonable
@@ -219,7 +270,7 @@ class ExperimentSpec:
     section: str
     title: str
     data: DataSpec
-    model: ModelSpec
+    model: ModelSpec | WideDeepSpec
     compile: CompileSpec
     fit: FitSpec
     documented: Documented

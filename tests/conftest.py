@@ -33,6 +33,7 @@ def _isolated_data(monkeypatch, tmp_path_factory):
     monkeypatch.delenv(datasets.ENV_VAR, raising=False)
     monkeypatch.delenv("REGSUITE_REQUIRE_DATA", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path_factory.mktemp("sklearn_home")))
     datasets.clear_cache()
     yield
     datasets.clear_cache()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..specs import ExperimentSpec, Registry
-from . import imdb, keras_regularization, lab02, mnist_init
+from . import imdb, keras_notes, keras_regularization, lab02, mnist_init
 
 REGISTRY = Registry()
-for _module in (keras_regularization, lab02, imdb, mnist_init):
+for _module in (keras_regularization, lab02, keras_notes, imdb, mnist_init):
     for _spec in _module.SPECS:
         REGISTRY.register(_spec)
 
