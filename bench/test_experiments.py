@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from regsuite import baselines, runner
@@ -98,3 +100,23 @@ def test_documented_fidelity(experiment, regsuite):
         if c.key in known and c() is None
     ]
     fail_with(failures, f"{experiment.id} against the document")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_steps_per_execution_leaves_the_history_unchanged(experiment, regsuite):
+    """Where a spec runs several steps per compiled call, 2 epochs give exactly the plain path's history."""
+    import dataclasses
+
+    spe = experiment.compile.steps_per_execution
+    if spe == 1:
+        pytest.skip(f"{experiment.id} runs one step per compiled call already")
+    if os.environ.get(runner.PLAIN_LOOP_ENV):
+        pytest.skip("--regsuite-plain-loop is set: both paths would be the plain one")
+    short = dataclasses.replace(experiment.fit, epochs=min(2, experiment.fit.epochs))
+    fast = experiment.replace(fit=short)
+    plain = fast.replace(compile=dataclasses.replace(experiment.compile, steps_per_execution=1))
+    seed = experiment.seeds[0]
+    a, b = regsuite.run(fast, seed), regsuite.run(plain, seed)
+    assert a.history == b.history, f"{experiment.id}: steps_per_execution={spe} changed the history"
+    assert a.test == b.test

@@ -40,6 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="check the first N recorded seeds of each experiment (default 3; --regsuite-record uses all)")
     group.addoption("--regsuite-baselines", metavar="DIR", default=None,
                     help="baseline folder (default: <rootdir>/baselines)")
+    group.addoption("--regsuite-plain-loop", action="store_true", default=False,
+                    help="train one step per compiled call (ignore specs' steps_per_execution): the plain way the "
+                         "documents run, same numbers, more overhead; for timing comparisons")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_data: loads a dataset (skips, or errors under --regsuite-require-data)")
     config.addinivalue_line("markers", "regsuite(seeds=None): per-test regsuite settings, e.g. the seeds to run")
     config.stash[_STATE] = RegsuiteSession.from_config(config)
+    if config.getoption("--regsuite-plain-loop"):
+        from .runner import PLAIN_LOOP_ENV
+
+        os.environ[PLAIN_LOOP_ENV] = "1"
 
 
 def _parse_seeds(text: str | None) -> tuple[int, ...] | None:

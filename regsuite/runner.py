@@ -24,6 +24,11 @@ from .results import RunResult
 from .specs import DataSpec, ExperimentSpec, MaxNorm, ModelSpec, OptimizerSpec, Regularizer, WideDeepSpec
 
 
+# Set (to anything) to train every spec one step per compiled call, the plain way the documents
+# write it: the numbers are the same (a bench test checks), only the per-step overhead differs.
+PLAIN_LOOP_ENV = "REGSUITE_PLAIN_LOOP"
+
+
 class UnsupportedBackend(RegsuiteError):
     """The experiment cannot run on the active Keras backend (the message says why)."""
 
@@ -231,9 +236,10 @@ def build(spec: ExperimentSpec):
     if spec.procedure != "keras_fit":
         return model  # trained by its own loop: the spec's loss may be no Keras loss name
     c = spec.compile
+    spe = 1 if os.environ.get(PLAIN_LOOP_ENV) else c.steps_per_execution
     model.compile(optimizer=make_optimizer(c.optimizer), loss=c.loss if isinstance(c.loss, str) else list(c.loss),
                   loss_weights=None if c.loss_weights is None else list(c.loss_weights),
-                  metrics=list(c.metrics) or None, steps_per_execution=c.steps_per_execution)
+                  metrics=list(c.metrics) or None, steps_per_execution=spe)
     return model
 
 
@@ -360,15 +366,7 @@ def _tensor_value(event: Any) -> Any:
 def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     import keras
 
-    x, y = arrays["x_train"], arrays["y_train"]
-    n = spec.fit.train_count
-    if n is not None:
-        validation = (x[n:], y[n:])
-        x, y = x[:n], y[:n]
-    elif "x_valid" in arrays:
-        validation = (arrays["x_valid"], arrays["y_valid"])
-    else:
-        validation = (arrays["x_test"], arrays["y_test"])
+    x, y, validation = fit_split(spec, arrays)
     model = build(spec)
     extra: dict[str, float] = {}
     for probe in spec.probes:
@@ -418,6 +416,18 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
                               batch_size=256, verbose=0, return_dict=True)
     return {"history": hist, "test": {k: float(v) for k, v in test.items()}, "params": param_counts(model),
             "fit_seconds": fit_seconds, "extra": extra}
+
+
+def fit_split(spec: ExperimentSpec, arrays: dict[str, Any]) -> tuple[Any, Any, tuple[Any, Any]]:
+    """Training rows and validation data: an explicit train_count split (Keras' validation_split keeps the
+    tail), else the prepared validation arrays, else the test set (as the documents pass validation_data)."""
+    x, y = arrays["x_train"], arrays["y_train"]
+    n = spec.fit.train_count
+    if n is not None:
+        return x[:n], y[:n], (x[n:], y[n:])
+    if "x_valid" in arrays:
+        return x, y, (arrays["x_valid"], arrays["y_valid"])
+    return x, y, (arrays["x_test"], arrays["y_test"])
 
 
 def _reload_best(spec: ExperimentSpec, path: str, hist: dict[str, list[float]], validation) -> tuple[Any, dict[str, float]]:

@@ -103,11 +103,7 @@ def time_fit(spec: ExperimentSpec, seed: int, device: str = "cpu", *, data_dir: 
     if spec.procedure != "keras_fit":
         raise invalid_procedure(spec)
     arrays, _ = runner.prepared(spec.data, data_dir)
-    x, y = arrays["x_train"], arrays["y_train"]
-    n = spec.fit.train_count
-    validation = (x[n:], y[n:]) if n is not None else (arrays["x_test"], arrays["y_test"])
-    if n is not None:
-        x, y = x[:n], y[:n]
+    x, y, validation = runner.fit_split(spec, arrays)
     marks: list[float] = []
 
     class EpochClock(keras.callbacks.Callback):
@@ -121,7 +117,7 @@ def time_fit(spec: ExperimentSpec, seed: int, device: str = "cpu", *, data_dir: 
         _sync()
         start = time.perf_counter()
         model.fit(**runner.fit_inputs(x, y, spec, seed), epochs=spec.fit.epochs,
-                  validation_data=runner.eval_inputs(*validation), callbacks=[EpochClock()], verbose=0)
+                  validation_data=runner.eval_inputs(*validation, spec=spec), callbacks=[EpochClock()], verbose=0)
         _sync()
         end = time.perf_counter()
     keras.backend.clear_session()

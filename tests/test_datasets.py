@@ -76,7 +76,7 @@ def test_mirror_that_is_not_a_directory(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DataUnavailable, match=r"Invalid value for `dataset`\. Expected one of \['imdb', 'mnist'.*Received: dataset='cifar'"):
+    with pytest.raises(DataUnavailable, match=r"Invalid value for `dataset`\. Expected one of \['california_housing', 'fashion_mnist', 'imdb', 'mnist'\]\. Received: dataset='cifar'"):
         datasets.load("cifar", download=False)
 
 
