@@ -1,12 +1,24 @@
-"""CPU vs GPU training time of the fits a document times (pytest-benchmark).
+"""Training speed of every experiment, CPU vs GPU (pytest-benchmark), tracked from run to run.
 
-The IMDB document (실습 2-4) times `fit` of its original and L2 models: CPU
-36.6 s / 37.4 s, GPU 24.9 s / 23.4 s on Colab (1.47x and 1.60x). The GPU
-cases skip, with the reason, where no GPU is visible to the Keras backend.
-Run benchmarks in their own serial invocation: `pytest bench -k timing`.
+One benchmark per Keras-trained experiment and device, grouped by source
+document. Each round is one steady-state epoch of training only (no
+validation), the device synchronised; the first epoch (tracing, compilation)
+is timed apart and reported in `extra_info` with samples/s, analytic FLOPs
+per step, achieved GFLOP/s and that as a fraction of this machine's own
+float32 matmul figure. Rounds per experiment fit a time budget
+(`--regsuite-bench-budget`, seconds per benchmark, default 8; at least 5
+rounds so a rank test can see a change). The GPU cases skip, with the
+reason, where no GPU is visible to the Keras backend. Runs are saved
+(pyproject's addopts) for `regsuite perf compare` / `regsuite perf history`.
+
+Run them serially (pytest-benchmark disables itself under xdist):
+`pytest bench -m timing`.
 """
 
 from __future__ import annotations
+
+import os
+import time
 
 import pytest
 
@@ -14,39 +26,77 @@ from regsuite import timing
 from regsuite.errors import DataUnavailable
 from regsuite.experiments import REGISTRY
 
-DOCUMENTED = {  # seconds for model.fit, as printed (Colab)
+DOCUMENTED = {  # the IMDB document's printed model.fit seconds (Colab)
     "imdb/original": {"cpu": 36.6, "gpu": 24.9, "tpu": 40.1},
     "imdb/l2": {"cpu": 37.4, "gpu": 23.4, "tpu": 39.3},
 }
-_results: dict[tuple[str, str], timing.FitTiming] = {}
+TIMED = [s for s in REGISTRY if s.procedure == "keras_fit"]
+DEVICES = ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)]
+# Test-only hook for the regression rule's evidence: REGSUITE_INJECT_SLOWDOWN="<experiment id>=0.2" makes that
+# experiment's every timed epoch 20 % slower (a sleep inside the timed call).
+INJECT_ENV = "REGSUITE_INJECT_SLOWDOWN"
+
+
+def _injected(exp_id: str) -> float:
+    raw = os.environ.get(INJECT_ENV, "")
+    name, _, frac = raw.partition("=")
+    return float(frac) if name == exp_id and frac else 0.0
+
+
+@pytest.fixture(scope="session")
+def reference_gflops():
+    """This machine's float32 matmul GFLOP/s per device, measured once per session."""
+    cache: dict[str, float] = {}
+
+    def get(device: str) -> float:
+        if device not in cache:
+            cache[device] = timing.matmul_gflops(device)
+        return cache[device]
+
+    return get
+
+
+@pytest.mark.timing
+@pytest.mark.parametrize("device", DEVICES)
+def test_matmul_reference(benchmark, device, reference_gflops):
+    """2048 x 2048 float32 matmul: the yardstick each experiment's achieved GFLOP/s is divided by."""
+    benchmark.group = f"reference ({device})"
+    gflops = benchmark.pedantic(lambda: timing.matmul_gflops(device), rounds=5, iterations=1)
+    benchmark.extra_info.update({"gflops": gflops, "device": device, "session_reference": reference_gflops(device)})
+    assert gflops > 0
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.needs_data
-@pytest.mark.parametrize("device", ["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
-@pytest.mark.parametrize("exp_id", list(DOCUMENTED))
-def test_fit_time(benchmark, regsuite, exp_id, device):
-    spec = REGISTRY.get(exp_id)
-    benchmark.group = f"{spec.document} fit time"
-    seed = spec.seeds[0]
-    last: dict[str, timing.FitTiming] = {}
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("spec", TIMED, ids=[s.id for s in TIMED])
+def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
+    benchmark.group = f"{spec.document} ({device})"
+    try:
+        bench = timing.EpochBench(spec, spec.seeds[0], device, data_dir=regsuite.data_dir)
+    except DataUnavailable as exc:
+        regsuite.missing_data(exc)
+    slowdown = _injected(spec.id)
+    epochs: list[float] = []
 
-    def fit() -> None:
-        try:
-            last["t"] = timing.time_fit(spec, seed, device, data_dir=regsuite.data_dir)
-        except DataUnavailable as exc:
-            regsuite.missing_data(exc)
+    def one_epoch() -> None:
+        start = time.perf_counter()
+        bench.epoch()
+        if slowdown:
+            time.sleep(slowdown * (time.perf_counter() - start))
+        epochs.append(time.perf_counter() - start)
 
-    benchmark.pedantic(fit, rounds=2, iterations=1, warmup_rounds=0)
-    t = last["t"]
-    _results[(exp_id, device)] = t
-    benchmark.extra_info.update(t.as_dict())
-    benchmark.extra_info["documented_seconds"] = DOCUMENTED[exp_id]
-    assert t.epochs == spec.fit.epochs and t.samples == 25_000
-    assert t.samples_per_second > 0 and t.first_epoch_seconds > 0
-    other = "gpu" if device == "cpu" else "cpu"
-    if (exp_id, other) in _results:
-        cpu, gpu = _results[(exp_id, "cpu")], _results[(exp_id, "gpu")]
-        doc = DOCUMENTED[exp_id]
-        benchmark.extra_info["gpu_over_cpu_speedup"] = cpu.fit_seconds / gpu.fit_seconds
-        benchmark.extra_info["documented_speedup"] = doc["cpu"] / doc["gpu"]
+    try:
+        rounds = timing.rounds_for(bench.first_epoch_seconds, regsuite.bench_budget)
+        benchmark.pedantic(one_epoch, rounds=rounds, iterations=1, warmup_rounds=0)
+    finally:
+        bench.close()
+    info = bench.report(epochs, reference_gflops(device))
+    info["injected_slowdown"] = slowdown
+    if spec.id in DOCUMENTED:
+        info["documented_fit_seconds"] = DOCUMENTED[spec.id]
+    benchmark.extra_info.update(info)
+    regsuite.timings[(spec.id, device)] = info
+    assert len(epochs) == rounds and all(t > 0 for t in epochs)
+    assert info["samples_per_second"] > 0 and info["train_flops_per_step"] > 0

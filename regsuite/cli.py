@@ -1,4 +1,4 @@
-"""`regsuite list | run ID | data | restamp | scan`: the suite without pytest."""
+"""`regsuite list | run ID | data | restamp | scan | perf compare | perf history`: the suite without pytest."""
 
 from __future__ import annotations
 
@@ -97,6 +97,58 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_perf_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import perf
+
+    if len(args.runs) not in (0, 2):
+        raise perf.PerfError(invalid_value("runs", "none (the last two saved runs) or two runs", args.runs))
+    old_path, new_path = perf.resolve(Path(args.storage), args.runs)
+    old, new = perf.load_run(old_path), perf.load_run(new_path)
+    print(f"old: {old_path}\nnew: {new_path}")
+    differs = perf.incomparable(old.machine, new.machine)
+    if differs:
+        print("not comparable (other machine or library versions):")
+        for line in differs:
+            print(f"  {line}")
+        return perf.EXIT_NOT_COMPARABLE
+    overrides = perf.spec_min_effects()
+    changes = perf.compare(old, new, overrides, args.min_effect)
+    if not changes:
+        raise perf.PerfError(f"{old_path} and {new_path} share no benchmark")
+    width = max(len(c.benchmark) for c in changes)
+    print(f"{'benchmark'.ljust(width)}  old median  new median   ratio  p (Mann-Whitney)  min effect  verdict")
+    for c in changes:
+        print(f"{c.benchmark.ljust(width)}  {c.old_median:10.4f}  {c.new_median:10.4f}  {c.ratio:6.3f}  "
+              f"{c.p_value:16.4f}  {c.min_effect:10.0%}  {c.verdict}")
+    regressions = [c for c in changes if c.verdict == "regression"]
+    print(f"{len(regressions)} regression(s), {sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
+          f"{len(changes)} benchmark(s) compared (alpha {perf.ALPHA})")
+    return perf.EXIT_REGRESSION if regressions else perf.EXIT_OK
+
+
+def _cmd_perf_history(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import perf
+
+    paths = perf.saved_runs(Path(args.storage))
+    if not paths:
+        raise perf.PerfError(f"{args.storage}: no saved runs")
+    runs = [perf.load_run(p) for p in paths]
+    rows = perf.history_rows(runs, perf.spec_min_effects())
+    for name, series in sorted(rows.items()):
+        print(name)
+        for r in series:
+            print(f"  {r['run']:<40} median {r['median']:9.4f} s  cv {r['cv']:6.1%}  rounds {r['rounds']:>3}  "
+                  f"{r['commit']:<10} {r['step']}")
+    if args.plots:
+        for path in perf.plot_history(rows, Path(args.plots)):
+            print(f"plot: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="regsuite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -121,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="baselines/keras_notes/settings_scan.json", help="where the evidence is written")
     c.add_argument("--top", type=int, default=5, help="rows printed per experiment")
     c.set_defaults(func=_cmd_scan)
+    perf_p = sub.add_parser("perf", help="compare saved benchmark runs, or show their history")
+    perf_sub = perf_p.add_subparsers(dest="perf_command", required=True)
+    pc = perf_sub.add_parser("compare", help="newest saved run vs the previous one (or two named runs); exit 0 no "
+                                             "regression, 1 regression, 2 usage/infrastructure error, 3 not comparable")
+    pc.add_argument("runs", nargs="*", help="two saved runs (path, file stem or counter); default: the last two")
+    pc.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
+    pc.add_argument("--min-effect", type=float, default=0.10,
+                    help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
+    pc.set_defaults(func=_cmd_perf_compare)
+    ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
+    ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
+    ph.add_argument("--plots", default=None, metavar="DIR", help="also write one PNG trend plot per benchmark here")
+    ph.set_defaults(func=_cmd_perf_history)
     return p
 
 

@@ -341,6 +341,12 @@ def _load_uncached(name: str, data_dir: str | os.PathLike | None, *, download: b
     )
 
 
+def loaded_fingerprints() -> dict[str, str]:
+    """Fingerprints of the datasets this process has loaded, by name."""
+    with _lock:
+        return {name: ds.fingerprint for (name, _), ds in sorted(_cache.items())}
+
+
 def clear_cache() -> None:
     """Forget loaded datasets (tests use it; a run never needs to)."""
     with _lock:

@@ -57,6 +57,27 @@ def accelerators() -> list[str]:
     return []
 
 
+def memory_gb() -> float | None:
+    """Physical memory in GiB (Linux), rounded to one decimal."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    """What makes two timing runs comparable: the machine and the library versions."""
+    snap = snapshot()
+    return {"cpu_model": snap["cpu"], "cpu_count": snap["cpu_count"], "memory_gb": memory_gb(),
+            "gpu": ", ".join(snap["accelerators"]) or "none", "backend": snap["backend"],
+            "tensorflow": snap["tensorflow"], "keras": snap["keras"], "numpy": snap["numpy"],
+            "python": snap["python"]}
+
+
 @lru_cache(maxsize=1)
 def snapshot() -> dict[str, Any]:
     """Everything a result records about where it was measured."""

@@ -40,6 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="check the first N recorded seeds of each experiment (default 3; --regsuite-record uses all)")
     group.addoption("--regsuite-baselines", metavar="DIR", default=None,
                     help="baseline folder (default: <rootdir>/baselines)")
+    group.addoption("--regsuite-bench-budget", metavar="SECONDS", type=float, default=8.0,
+                    help="timed seconds per training benchmark, as epochs (at least 5, at most 15; default 8)")
     group.addoption("--regsuite-plain-loop", action="store_true", default=False,
                     help="train one step per compiled call (ignore specs' steps_per_execution): the plain way the "
                          "documents run, same numbers, more overhead; for timing comparisons")
@@ -50,6 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: needs a GPU visible to the active Keras backend")
     config.addinivalue_line("markers", "needs_data: loads a dataset (skips, or errors under --regsuite-require-data)")
     config.addinivalue_line("markers", "regsuite(seeds=None): per-test regsuite settings, e.g. the seeds to run")
+    config.addinivalue_line("markers", "timing: a pytest-benchmark timing; run these serially (`-m timing`)")
     config.stash[_STATE] = RegsuiteSession.from_config(config)
     if config.getoption("--regsuite-plain-loop"):
         from .runner import PLAIN_LOOP_ENV
@@ -86,6 +89,8 @@ class RegsuiteSession:
     seeds: tuple[int, ...] | None
     baseline_root: Path
     max_seeds: int = 3
+    bench_budget: float = 8.0
+    timings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     runs: dict[tuple[str, str, int], RunResult] = field(default_factory=dict)
     checks_passed: int = 0
     checks_failed: int = 0
@@ -106,6 +111,7 @@ class RegsuiteSession:
             seeds=_parse_seeds(opt("--regsuite-seeds")),
             baseline_root=Path(root) if root else Path(config.rootpath) / "baselines",
             max_seeds=_positive(opt("--regsuite-max-seeds")),
+            bench_budget=opt("--regsuite-bench-budget"),
         )
 
     def seeds_for(self, spec: ExperimentSpec, override: Iterable[int] | None = None) -> tuple[int, ...]:
@@ -206,10 +212,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None or not (state.runs or state.checks_passed or state.checks_failed or state.written):
+    if state is None or not (state.runs or state.checks_passed or state.checks_failed or state.written
+                             or state.timings):
         return
     tr = terminalreporter
     tr.section("regsuite")
+    if state.timings:
+        _timing_summary(tr, state.timings)
     experiments = sorted({k[0] for k in state.runs})
     tr.write_line(f"experiments trained: {len(experiments)} ({len(state.runs)} seeded runs, "
                   f"{state.train_seconds:.1f} s training and evaluation)")
@@ -217,6 +226,38 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"wall time: {time.perf_counter() - state.started:.1f} s")
     for line in state.written + state.notes:
         tr.write_line(line)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    """Saved benchmark runs carry what `regsuite perf compare` needs to call two runs comparable."""
+    from . import datasets
+    from .environment import machine_info as info
+
+    machine_info.update(info())
+    machine_info["dataset_fingerprints"] = datasets.loaded_fingerprints()
+
+
+def _timing_summary(tr: Any, timings: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Steady-state epoch medians per experiment and device, GPU/CPU speedup, peak RSS per document."""
+    ids = sorted({k[0] for k in timings})
+    tr.write_line("training speed (median steady-state epoch, training only):")
+    tr.write_line(f"  {'experiment':<36} {'cpu s/epoch':>12} {'gpu s/epoch':>12} {'gpu speedup':>12} "
+                  f"{'GFLOP/s cpu':>12} {'of matmul':>10}")
+    for exp_id in ids:
+        cpu, gpu = timings.get((exp_id, "cpu")), timings.get((exp_id, "gpu"))
+        speed = f"{cpu['steady_epoch_seconds'] / gpu['steady_epoch_seconds']:.2f}x" if cpu and gpu else "-"
+        frac = cpu.get("fraction_of_reference") if cpu else None
+        tr.write_line(f"  {exp_id:<36} {cpu['steady_epoch_seconds'] if cpu else float('nan'):>12.4f} "
+                      f"{gpu['steady_epoch_seconds'] if gpu else float('nan'):>12.4f} {speed:>12} "
+                      f"{cpu['achieved_gflops'] if cpu else float('nan'):>12.2f} "
+                      f"{(f'{frac:.1%}' if frac else '-'):>10}")
+    peaks: dict[str, float] = {}
+    for (exp_id, _), info in timings.items():
+        doc = exp_id.split("/")[0]
+        peaks[doc] = max(peaks.get(doc, 0.0), info["peak_rss_mb"])
+    tr.write_line("peak RSS of the process by the end of each document's timings (MiB): "
+                  + ", ".join(f"{d} {v:.0f}" for d, v in sorted(peaks.items(), key=lambda kv: kv[1])))
 
 
 def baseline_verdict(state: RegsuiteSession, spec: ExperimentSpec, outcome: Outcome) -> baselines.Verdict:

@@ -6,6 +6,7 @@ so a spec can be fingerprinted, stored beside its baseline, and compared.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -13,7 +14,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import BaselineError, invalid_value
 
@@ -83,10 +84,34 @@ def digest(obj: Any) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so a reader never sees half a file: temp file, fsync, rename."""
+    """Write JSON so a reader never sees half a file: temp file, fsync, rename.
+
+    Writers of one path (pytest-xdist workers) take turns on a lock file beside it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    with _locked(path):
+        _write(path, text)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the rename alone keeps files whole
+        yield
+        return
+    lock = path.parent / f".{path.name}.lock"
+    with open(lock, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

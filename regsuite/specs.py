@@ -282,6 +282,8 @@ class ExperimentSpec:
     procedure: str = "keras_fit"
     probes: tuple[str, ...] = ()
     backends: tuple[str, ...] | None = None  # None: every Keras backend
+    # `regsuite perf compare` reports a slowdown only above this fraction (None: the default, 10 %).
+    timing_min_effect: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.match(self.id):

@@ -15,7 +15,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
-from .environment import accelerators, backend
+import numpy as np
+
+from .environment import accelerators, backend, snapshot
 from .errors import RegsuiteError, invalid_value
 from .specs import ExperimentSpec
 
@@ -128,6 +130,116 @@ def time_fit(spec: ExperimentSpec, seed: int, device: str = "cpu", *, data_dir: 
         first_epoch_seconds=epochs[0], steady_epoch_seconds=steady, samples_per_second=len(x) / steady,
         epochs=len(epochs), samples=len(x),
     )
+
+
+def train_flops_per_step(model, batch_size: int) -> float:
+    """Analytic FLOPs of one training step from the layer shapes: every 2-D kernel (Dense) costs
+    2 x fan_in x units per sample forward, and the backward pass twice that; activations,
+    normalisation and the optimizer update are left out (they are a few per cent here)."""
+    forward = sum(2.0 * int(np.prod(w.shape)) for w in model.trainable_weights
+                  if len(w.shape) == 2 and w.path.endswith("kernel"))
+    return 3.0 * forward * batch_size
+
+
+def matmul_gflops(device: str = "cpu", n: int = 2048, repeats: int = 7) -> float:
+    """The machine's reference: median GFLOP/s of an n x n float32 matmul on `device` (after a warm-up)."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    times = []
+    with on_device(device):
+        ta, tb = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+        keras.ops.convert_to_numpy(keras.ops.matmul(ta, tb))  # warm-up: kernels, allocations
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = keras.ops.matmul(ta, tb)
+            keras.ops.convert_to_numpy(out[0, 0])  # forces completion on any backend
+            _sync()
+            times.append(time.perf_counter() - start)
+    return 2.0 * n**3 / statistics.median(times) / 1e9
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+class EpochBench:
+    """One experiment's model, built and traced on a device, trained one epoch per call.
+
+    The first epoch (tracing and compilation) is timed on its own at construction;
+    each later call is one steady-state epoch of training only (no validation, no
+    callbacks), the device synchronised before the clock stops.
+    """
+
+    def __init__(self, spec: ExperimentSpec, seed: int, device: str = "cpu", *, data_dir: str | None = None) -> None:
+        import keras
+
+        from . import runner
+
+        if spec.procedure != "keras_fit":
+            raise invalid_procedure(spec)
+        self.spec, self.device = spec, device
+        arrays, self.fingerprints = runner.prepared(spec.data, data_dir)
+        x, y, _ = runner.fit_split(spec, arrays)
+        self.samples = len(x)
+        self._inputs = runner.fit_inputs(x, y, spec, seed)
+        self._device_ctx = on_device(device)
+        self.device_name = self._device_ctx.__enter__()
+        keras.utils.set_random_seed(seed)
+        self.model = runner.build(spec)
+        self.first_epoch_seconds = self._one_epoch()
+        self.flops_per_step = train_flops_per_step(self.model, spec.fit.batch_size)
+        self.steps_per_epoch = -(-self.samples // spec.fit.batch_size)
+
+    def _one_epoch(self) -> float:
+        _sync()
+        start = time.perf_counter()
+        self.model.fit(**self._inputs, epochs=1, verbose=0)
+        _sync()
+        return time.perf_counter() - start
+
+    def epoch(self) -> float:
+        """Train one more epoch; returns its seconds."""
+        return self._one_epoch()
+
+    def close(self) -> None:
+        import keras
+
+        self._device_ctx.__exit__(None, None, None)
+        keras.backend.clear_session()
+
+    def report(self, epoch_seconds: list[float], reference_gflops: float | None) -> dict[str, Any]:
+        """What a benchmark's extra_info carries, from its per-round epoch times."""
+        steady = statistics.median(epoch_seconds)
+        achieved = self.flops_per_step * self.steps_per_epoch / steady / 1e9
+        snap = snapshot()
+        return {
+            "experiment": self.spec.id, "device": self.device, "device_name": self.device_name,
+            "backend": backend(), "first_epoch_seconds": self.first_epoch_seconds,
+            "steady_epoch_seconds": steady, "samples_per_second": self.samples / steady,
+            "train_flops_per_step": self.flops_per_step, "achieved_gflops": achieved,
+            "reference_matmul_gflops": reference_gflops,
+            "fraction_of_reference": achieved / reference_gflops if reference_gflops else None,
+            "samples": self.samples, "batch_size": self.spec.fit.batch_size,
+            "steps_per_execution": self.spec.compile.steps_per_execution,
+            "tensorflow": snap["tensorflow"], "keras": snap["keras"], "numpy": snap["numpy"],
+            "dataset_fingerprints": dict(self.fingerprints), "peak_rss_mb": peak_rss_mb(),
+        }
+
+
+def rounds_for(first_epoch_seconds: float, budget_seconds: float, *, least: int = 5, most: int = 15) -> int:
+    """Timed epochs for one benchmark: as many as fit the budget, at least enough for a rank test
+    (5 vs 5 rounds can reach p = 0.008), at most `most`."""
+    if first_epoch_seconds <= 0:
+        return most
+    return max(least, min(most, int(budget_seconds // first_epoch_seconds)))
 
 
 def invalid_procedure(spec: ExperimentSpec) -> RegsuiteError:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 
 import pytest
@@ -93,7 +94,34 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path):
     with pytest.raises(ValueError):
         write_json_atomic(path, {"a": float("nan")})
     assert json.loads(path.read_text()) == {"a": 1}
-    assert os.listdir(tmp_path) == ["b.json"]
+    assert sorted(os.listdir(tmp_path)) == [".b.json.lock", "b.json"]  # the writers' lock, gitignored
+
+
+def _hammer(path: str, worker: int) -> None:
+    for i in range(30):
+        write_json_atomic(Path(path), {"worker": worker, "i": i, "pad": "x" * 20_000})
+
+
+def test_concurrent_writers_leave_one_whole_file(tmp_path):
+    """pytest-xdist workers writing the same baseline: every read sees one writer's whole document."""
+    import multiprocessing
+
+    path = tmp_path / "b.json"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_hammer, args=(str(path), w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    seen = 0
+    while any(p.is_alive() for p in procs):
+        if path.exists():
+            doc = json.loads(path.read_text())
+            assert len(doc["pad"]) == 20_000
+            seen += 1
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    assert json.loads(path.read_text())["i"] == 29
+    assert sorted(os.listdir(tmp_path)) == [".b.json.lock", "b.json"]
 
 
 def test_restamp_only_for_an_unchanged_spec(tmp_path):

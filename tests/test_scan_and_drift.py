@@ -54,7 +54,7 @@ def test_write_is_atomic_json_with_schema(tmp_path):
     stored = json.loads(path.read_text())
     assert stored["schema_version"] == scan.SCHEMA_VERSION and stored["kind"] == scan.KIND
     assert stored["choice"] == doc["choice"] and stored["provenance"]["seeds"] == [42]
-    assert [p.name for p in tmp_path.iterdir()] == ["scan.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".scan.json.lock", "scan.json"]
 
 
 def test_api_probe_kinds():

@@ -1,0 +1,215 @@
+"""Performance tracking over saved pytest-benchmark runs: compare and history.
+
+A change between two runs is reported only when it is both significant on
+the per-round samples (two-sided Mann-Whitney U, as airspeed velocity does)
+and larger than a minimum effect on the medians (default 10 %, overridable
+per experiment). Runs from different machines or library versions are not
+comparable: that is reported as such, never as a regression.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import RegsuiteError, invalid_value
+
+ALPHA = 0.05
+MIN_EFFECT = 0.10
+# What must match for two runs to be comparable (keys of pytest-benchmark's machine_info).
+COMPARABLE_KEYS = ("cpu_model", "cpu_count", "memory_gb", "gpu", "backend", "tensorflow", "keras", "numpy", "python")
+EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
+
+
+class PerfError(RegsuiteError):
+    """Saved runs missing, unreadable, or without the per-round samples a comparison needs."""
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """One saved pytest-benchmark run."""
+
+    path: Path
+    machine: Mapping[str, Any]
+    commit: Mapping[str, Any]
+    datetime: str
+    samples: Mapping[str, tuple[float, ...]]  # benchmark fullname -> per-round seconds
+    extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def load_run(path: Path) -> SavedRun:
+    """Read one pytest-benchmark JSON file; its benchmarks must carry their per-round data."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PerfError(f"{path}: not a readable pytest-benchmark JSON file ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise PerfError(f"{path}: " + invalid_value("benchmarks", "a list (a pytest-benchmark JSON file)",
+                                                    type(data.get("benchmarks") if isinstance(data, dict) else data).__name__))
+    samples, extra = {}, {}
+    for bench in data["benchmarks"]:
+        stats = bench.get("stats") or {}
+        values = stats.get("data")
+        if not values:
+            raise PerfError(f"{path}: benchmark {bench.get('fullname')!r} has no per-round data; save runs with "
+                            "--benchmark-save-data (pyproject.toml's addopts do)")
+        samples[bench["fullname"]] = tuple(float(v) for v in values)
+        extra[bench["fullname"]] = dict(bench.get("extra_info") or {})
+    return SavedRun(path, dict(data.get("machine_info") or {}), dict(data.get("commit_info") or {}),
+                    str(data.get("datetime", "")), samples, extra)
+
+
+def saved_runs(storage: Path) -> list[Path]:
+    """Every saved run under a pytest-benchmark storage folder, oldest first (file names start with a counter)."""
+    storage = Path(storage)
+    if not storage.is_dir():
+        raise PerfError(invalid_value("storage", "a folder of saved pytest-benchmark runs", str(storage))
+                        + " (run `pytest bench -k timing` first; runs are saved with --benchmark-autosave)")
+    return sorted(storage.rglob("*.json"), key=lambda p: (p.name, str(p)))
+
+
+def resolve(storage: Path, names: Sequence[str]) -> list[Path]:
+    """Runs by path, file stem, or counter prefix ('0003'); with no names, the last two saved runs."""
+    runs = saved_runs(storage)
+    if not names:
+        if len(runs) < 2:
+            raise PerfError(f"{storage}: {len(runs)} saved run(s); a comparison needs two")
+        return runs[-2:]
+    out = []
+    for name in names:
+        if Path(name).is_file():
+            out.append(Path(name))
+            continue
+        hits = [p for p in runs if p.stem == name or p.stem.startswith(f"{name}_")]
+        if len(hits) != 1:
+            raise PerfError(invalid_value("run", f"one saved run under {storage} (a path, a file stem or a counter)",
+                                          name) + (f" ({len(hits)} match)" if hits else " (none match)"))
+        out.append(hits[0])
+    return out
+
+
+def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided Mann-Whitney U p-value (exact for small samples without ties)."""
+    from scipy.stats import mannwhitneyu
+
+    if len(a) < 2 or len(b) < 2:
+        return 1.0
+    return float(mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
+
+
+def incomparable(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The machine/library facts that differ between two runs."""
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in COMPARABLE_KEYS if old.get(k) != new.get(k)]
+
+
+@dataclass(frozen=True)
+class Change:
+    benchmark: str
+    old_median: float
+    new_median: float
+    p_value: float
+    min_effect: float
+
+    @property
+    def ratio(self) -> float:
+        return self.new_median / self.old_median
+
+    @property
+    def verdict(self) -> str:
+        significant = self.p_value < ALPHA
+        if significant and self.ratio - 1 > self.min_effect:
+            return "regression"
+        if significant and 1 - self.ratio > self.min_effect:
+            return "improvement"
+        return "unchanged"
+
+
+def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | None = None,
+            default_min_effect: float = MIN_EFFECT) -> list[Change]:
+    """Every benchmark the two runs share, judged by the rule above."""
+    out = []
+    for name in sorted(set(old.samples) & set(new.samples)):
+        a, b = old.samples[name], new.samples[name]
+        effect = _min_effect_for(name, min_effects or {}, default_min_effect)
+        out.append(Change(name, statistics.median(a), statistics.median(b), mann_whitney_p(a, b), effect))
+    return out
+
+
+def _min_effect_for(benchmark: str, overrides: Mapping[str, float], default: float) -> float:
+    """An override applies when its experiment id appears in the benchmark's name (its parametrize id)."""
+    hits = [v for k, v in overrides.items() if f"[{k}-" in benchmark or f"-{k}]" in benchmark or f"[{k}]" in benchmark]
+    return max(hits) if hits else default
+
+
+def spec_min_effects() -> dict[str, float]:
+    """Per-experiment overrides written in the specs (`ExperimentSpec.timing_min_effect`)."""
+    from .experiments import REGISTRY
+
+    return {s.id: s.timing_min_effect for s in REGISTRY if s.timing_min_effect is not None}
+
+
+def cv(samples: Sequence[float]) -> float:
+    """Coefficient of variation of the per-round samples."""
+    return statistics.stdev(samples) / statistics.fmean(samples) if len(samples) > 1 else 0.0
+
+
+def history_rows(runs: Sequence[SavedRun], min_effects: Mapping[str, float] | None = None) -> dict[str, list[dict]]:
+    """Per benchmark, one row per run (median, CV) with a step change marked where the rule flags the pair."""
+    rows: dict[str, list[dict]] = {}
+    prev: SavedRun | None = None
+    for run in runs:
+        changes = {}
+        if prev is not None and not incomparable(prev.machine, run.machine):
+            changes = {c.benchmark: c for c in compare(prev, run, min_effects)}
+        for name, samples in run.samples.items():
+            c = changes.get(name)
+            rows.setdefault(name, []).append({
+                "run": run.name, "median": statistics.median(samples), "cv": cv(samples), "rounds": len(samples),
+                "step": c.verdict if c and c.verdict != "unchanged" else "",
+                "commit": str(run.commit.get("id", ""))[:10],
+            })
+        prev = run
+    return rows
+
+
+def plot_history(rows: Mapping[str, list[dict]], out_dir: Path) -> list[Path]:
+    """One PNG per benchmark group (experiment), median per run, step changes marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, series in sorted(rows.items()):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        xs = list(range(len(series)))
+        ax.plot(xs, [r["median"] for r in series], marker="o", color="tab:blue")
+        for x, r in zip(xs, series):
+            if r["step"]:
+                ax.axvline(x, color="tab:red" if r["step"] == "regression" else "tab:green", ls="--", lw=1)
+                ax.annotate(r["step"], (x, r["median"]), textcoords="offset points", xytext=(4, 6), fontsize=7)
+        ax.set_xticks(xs, [r["run"].split("_")[0] for r in series], fontsize=7)
+        ax.set_ylabel("median seconds / round")
+        ax.set_title(name, fontsize=8)
+        fig.tight_layout()
+        path = out_dir / (_safe(name) + ".png")
+        tmp = path.with_suffix(".png.tmp")
+        fig.savefig(tmp, format="png", dpi=100)
+        plt.close(fig)
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")[:150]

@@ -1,0 +1,130 @@
+"""`regsuite perf compare | history` on saved pytest-benchmark runs: the rule and each exit code."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from regsuite import cli, perf
+
+MACHINE = {"cpu_model": "EPYC", "cpu_count": 2, "memory_gb": 23.4, "gpu": "none", "backend": "tensorflow",
+           "tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6", "python": "3.11.7"}
+NAMES = ("test_train_time[cpu-keras_regularization/l1]", "test_train_time[cpu-imdb/original]")
+
+
+def save_run(storage, counter: int, *, slow: dict | None = None, seed: int = 0, rounds: int = 7,
+             machine: dict | None = None, data: bool = True) -> None:
+    rng = np.random.default_rng(seed)
+    benches = []
+    for name in NAMES:
+        samples = 1.0 + 0.03 * rng.standard_normal(rounds)  # ~3 % noise
+        samples *= 1 + (slow or {}).get(name, 0.0)
+        stats = {"median": float(np.median(samples))}
+        if data:
+            stats["data"] = samples.tolist()
+        benches.append({"name": name, "fullname": f"bench/test_timing.py::{name}", "stats": stats, "extra_info": {}})
+    folder = storage / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"machine_info": machine or MACHINE, "commit_info": {"id": f"abc{counter}"},
+           "datetime": f"2026-11-23T00:00:0{counter}", "benchmarks": benches}
+    (folder / f"{counter:04d}_abc{counter}_20261123.json").write_text(json.dumps(doc))
+
+
+def run_cli(capsys, *args) -> tuple[int, str]:
+    code = cli.main(["perf", *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_unchanged_runs_exit_0(tmp_path, capsys):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2)
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))
+    assert code == 0 and "0 regression(s)" in out and "2 benchmark(s) compared" in out
+
+
+def test_a_20_percent_slowdown_exits_1_and_names_the_benchmark(tmp_path, capsys):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.20})
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))
+    assert code == 1 and "1 regression(s)" in out
+    line = next(line for line in out.splitlines() if "keras_regularization/l1" in line)
+    assert line.endswith("regression")
+    assert next(line for line in out.splitlines() if "imdb/original" in line).endswith("unchanged")
+
+
+def test_a_significant_but_small_change_is_not_a_regression(tmp_path):
+    save_run(tmp_path, 1, seed=1, rounds=40)
+    save_run(tmp_path, 2, seed=2, rounds=40, slow={NAMES[0]: 0.05})
+    old, new = (perf.load_run(p) for p in perf.resolve(tmp_path, []))
+    change = next(c for c in perf.compare(old, new) if "l1" in c.benchmark)
+    assert change.p_value < perf.ALPHA and change.verdict == "unchanged"  # 5 % < the 10 % minimum effect
+    assert perf.compare(old, new, default_min_effect=0.02)[1].verdict == "regression"
+
+
+def test_a_large_but_noisy_change_is_not_a_regression():
+    old = perf.SavedRun(perf.Path("a"), MACHINE, {}, "", {"b": (1.0, 2.0, 0.5)})
+    new = perf.SavedRun(perf.Path("b"), MACHINE, {}, "", {"b": (1.3, 0.6, 2.1)})
+    (change,) = perf.compare(old, new)
+    assert change.ratio > 1.1 and change.p_value >= perf.ALPHA and change.verdict == "unchanged"
+
+
+def test_per_experiment_minimum_effect_overrides_the_default(tmp_path):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.20})
+    old, new = (perf.load_run(p) for p in perf.resolve(tmp_path, []))
+    verdicts = {c.benchmark: c.verdict for c in perf.compare(old, new, {"keras_regularization/l1": 0.3})}
+    assert verdicts[f"bench/test_timing.py::{NAMES[0]}"] == "unchanged"
+
+
+def test_other_machine_or_versions_exit_3(tmp_path, capsys):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.5}, machine={**MACHINE, "keras": "3.16.0"})
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))
+    assert code == 3 and "not comparable" in out and "keras: '3.15.1' -> '3.16.0'" in out
+    assert "regression" not in out
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (lambda p: None, [], "Invalid value for `storage`. Expected a folder of saved pytest-benchmark runs"),
+    (lambda p: save_run(p, 1), [], "1 saved run(s); a comparison needs two"),
+    (lambda p: (save_run(p, 1), save_run(p, 2, data=False)), [], "has no per-round data; save runs with "
+                                                                  "--benchmark-save-data"),
+    (lambda p: (save_run(p, 1), save_run(p, 2)), ["0009", "0001"], "Invalid value for `run`"),
+    (lambda p: (save_run(p, 1), save_run(p, 2)), ["0001"], "Invalid value for `runs`. Expected none"),
+])
+def test_usage_and_infrastructure_errors_exit_2(tmp_path, capsys, setup, args, message):
+    storage = tmp_path / "store"
+    if setup(storage) is None and not storage.exists() and args == [] and "storage" not in message:
+        storage.mkdir()
+    code, out = run_cli(capsys, "compare", *args, "--storage", str(storage))
+    assert code == 2 and message in out
+
+
+def test_named_runs_by_counter(tmp_path, capsys):
+    for i, slow in ((1, 0.0), (2, 0.2), (3, 0.0)):
+        save_run(tmp_path, i, seed=i, slow={NAMES[0]: slow})
+    code, _ = run_cli(capsys, "compare", "0001", "0003", "--storage", str(tmp_path))
+    assert code == 0
+    code, _ = run_cli(capsys, "compare", "0001", "0002", "--storage", str(tmp_path))
+    assert code == 1
+
+
+def test_malformed_run_names_the_file(tmp_path):
+    bad = tmp_path / "0001_x.json"
+    bad.write_text("{not json")
+    with pytest.raises(perf.PerfError, match="0001_x.json: not a readable pytest-benchmark JSON file"):
+        perf.load_run(bad)
+
+
+def test_history_marks_the_step_and_writes_plots(tmp_path, capsys):
+    for i in range(1, 6):
+        save_run(tmp_path, i, seed=i, slow={NAMES[0]: 0.2 if i >= 4 else 0.0})
+    code, out = run_cli(capsys, "history", "--storage", str(tmp_path), "--plots", str(tmp_path / "plots"))
+    assert code == 0
+    l1 = [line for line in out.split("keras_regularization/l1]")[1].splitlines() if line.startswith("  ")]
+    assert [("regression" in line) for line in l1] == [False, False, False, True, False]
+    pngs = sorted((tmp_path / "plots").glob("*.png"))
+    assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
