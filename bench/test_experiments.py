@@ -11,6 +11,7 @@ import os
 import pytest
 
 from regsuite import baselines, runner
+from regsuite.errors import DataUnavailable
 from regsuite.checks import DefaultDrift, ParamCount
 from regsuite.experiments import REGISTRY
 from regsuite.plugin import baseline_verdict, fail_with
@@ -41,7 +42,7 @@ def test_optimizer_defaults(experiment, regsuite, record_property):
     fail_with(regsuite.judge(checks, {}), experiment.id)
 
 
-def test_keras_split_matches_documented_validation_split(experiment):
+def test_keras_split_matches_documented_validation_split(experiment, regsuite):
     """API drift: the explicit train/validation counts are what today's Keras `validation_split` would give."""
     fit = experiment.fit
     if fit.documented_validation_split is None:
@@ -50,8 +51,15 @@ def test_keras_split_matches_documented_validation_split(experiment):
 
     slicing = pytest.importorskip("keras.src.trainers.data_adapters.array_slicing",
                                   reason="Keras moved its private train_validation_split helper; compare by hand")
-    lo, hi = experiment.data.train_slice
-    rows = np.zeros(hi - lo)
+    data = experiment.data
+    if data.train_slice is not None and data.holdout is None:
+        n = data.train_slice[1] - data.train_slice[0]
+    else:  # the training part is what a split leaves: count it on the prepared arrays
+        try:
+            n = len(runner.prepared(data, regsuite.data_dir)[0]["x_train"])
+        except DataUnavailable as exc:
+            regsuite.missing_data(exc)
+    rows = np.zeros(n)
     train, _ = slicing.train_validation_split((rows,), validation_split=fit.documented_validation_split)
     assert len(train[0]) == fit.train_count, (
         f"{experiment.id}: Keras {__import__('keras').__version__} trains on {len(train[0])} rows with "

@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="baseline folder (default: <rootdir>/baselines)")
     group.addoption("--regsuite-bench-budget", metavar="SECONDS", type=float, default=8.0,
                     help="timed seconds per training benchmark, as epochs (at least 5, at most 15; default 8)")
+    group.addoption("--regsuite-shard", metavar="I/N", default=None,
+                    help="run shard I of N (1-based): each experiment's tests go to one shard, chosen by a hash of its "
+                         "id; other tests by a hash of their node id")
     group.addoption("--regsuite-plain-loop", action="store_true", default=False,
                     help="train one step per compiled call (ignore specs' steps_per_execution): the plain way the "
                          "documents run, same numbers, more overhead; for timing comparisons")
@@ -54,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "regsuite(seeds=None): per-test regsuite settings, e.g. the seeds to run")
     config.addinivalue_line("markers", "timing: a pytest-benchmark timing; run these serially (`-m timing`)")
     config.stash[_STATE] = RegsuiteSession.from_config(config)
+    parse_shard(config.getoption("--regsuite-shard"))  # a bad value is a usage error before collection
     if config.getoption("--regsuite-plain-loop"):
         from .runner import PLAIN_LOOP_ENV
 
@@ -191,15 +195,43 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("experiment", specs, ids=[s.id for s in specs])
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'I/N' -> (I, N), 1 <= I <= N."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        i = n = 0
+    if not 1 <= i <= n:
+        raise pytest.UsageError(invalid_value("--regsuite-shard", "I/N with 1 <= I <= N, such as 2/4", text))
+    return i, n
+
+
+def item_experiment(item: pytest.Item) -> str | None:
+    """The experiment id a test belongs to, if it is parametrized by one."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name in ("experiment", "spec"):
+        spec = params.get(name)
+        if isinstance(spec, ExperimentSpec):
+            return spec.id
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.stash[_STATE].tier != "quick":
-        return
-    keep, drop = [], []
-    for item in items:
-        (drop if item.get_closest_marker("slow") else keep).append(item)
+    drop: list[pytest.Item] = []
+    shard = parse_shard(config.getoption("--regsuite-shard"))
+    if shard is not None:
+        from .shards import shard_of
+
+        i, n = shard
+        drop += [it for it in items if shard_of(item_experiment(it) or it.nodeid, n) != i - 1]
+    if config.stash[_STATE].tier == "quick":
+        drop += [it for it in items if it.get_closest_marker("slow") and it not in drop]
     if drop:
+        gone = set(map(id, drop))
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        items[:] = [it for it in items if id(it) not in gone]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

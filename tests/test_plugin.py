@@ -152,3 +152,39 @@ def test_seed_selection(pytester, fake_runner, tmp_path):
     assert fake_runner["calls"] == 5 + 3 + 1
     result = pytester.runpytest_inprocess(*args, "--regsuite-max-seeds=0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def _collected(pytester, *args) -> list[str]:
+    result = pytester.runpytest_inprocess("--collect-only", "-q", *args)
+    return [line for line in result.stdout.lines if "::" in line]
+
+
+def test_shards_together_run_every_test_exactly_once_and_keep_an_experiment_together(pytester):
+    pytester.makepyfile(test_bench=BENCH + "\n\ndef test_free_one(): pass\n\ndef test_free_two(): pass\n")
+    everything = _collected(pytester)
+    shards = [_collected(pytester, f"--regsuite-shard={i}/3") for i in (1, 2, 3)]
+    flat = [nodeid for shard in shards for nodeid in shard]
+    assert sorted(flat) == sorted(everything) and len(set(flat)) == len(flat)
+    home = {}
+    for i, shard in enumerate(shards):
+        for nodeid in shard:
+            if "[" in nodeid:
+                exp = nodeid.split("[", 1)[1].rstrip("]")
+                assert home.setdefault(exp, i) == i, f"{exp} split across shards"
+    assert set(home) == {s.id for s in REGISTRY} and len(set(home.values())) == 3
+
+
+def test_shard_of_is_stable():
+    from regsuite.shards import shard_of
+
+    # sha256-based: the same on every machine, run and Python hash seed
+    assert [shard_of(s.id, 4) for s in list(REGISTRY)[:5]] == [shard_of(s.id, 4) for s in list(REGISTRY)[:5]]
+    assert {shard_of(f"k{i}", 4) for i in range(100)} == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("value", ["0/3", "4/3", "x", "1/0"])
+def test_bad_shard_is_a_usage_error(pytester, value):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest_inprocess(f"--regsuite-shard={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*Invalid value for `--regsuite-shard`. Expected I/N with 1 <= I <= N*"])

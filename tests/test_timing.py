@@ -35,3 +35,38 @@ def test_time_fit_reports_first_epoch_apart(tmp_path):
 def test_only_keras_fits_are_timed():
     with pytest.raises(RegsuiteError, match="Invalid value for `procedure`"):
         timing.time_fit(make_spec(procedure="linear_gd"), 0)
+
+
+def test_train_flops_count_every_dense_kernel_three_times():
+    from regsuite import runner
+
+    spec = make_spec()
+    model = runner.build(spec)
+    kernels = [w for w in model.trainable_weights if w.path.endswith("kernel")]
+    by_hand = sum(int(k.shape[0]) * int(k.shape[1]) for k in kernels)
+    # forward 2 x fan_in x units per sample, backward twice that, times the batch
+    assert timing.train_flops_per_step(model, 32) == 3 * 2 * by_hand * 32
+
+
+@pytest.mark.parametrize("first, budget, rounds", [(0.1, 8, 15), (1.0, 8, 8), (4.0, 8, 5), (0.0, 8, 15)])
+def test_rounds_fit_the_budget_between_5_and_15(first, budget, rounds):
+    assert timing.rounds_for(first, budget) == rounds
+
+
+def test_epoch_bench_times_the_first_epoch_apart(tmp_path):
+    write_mnist_npz(tmp_path / "mnist.npz", n_train=60, n_test=20)
+    bench = timing.EpochBench(make_spec(), 0, "cpu", data_dir=str(tmp_path))
+    try:
+        epochs = [bench.epoch() for _ in range(3)]
+    finally:
+        bench.close()
+    info = bench.report(epochs, reference_gflops=100.0)
+    assert bench.first_epoch_seconds > 0 and all(t > 0 for t in epochs)
+    assert info["samples"] == 40 and info["samples_per_second"] == pytest.approx(40 / info["steady_epoch_seconds"])
+    assert info["fraction_of_reference"] == pytest.approx(info["achieved_gflops"] / 100.0)
+    assert info["peak_rss_mb"] > 0
+
+
+def test_matmul_reference_is_positive_and_sane():
+    gflops = timing.matmul_gflops("cpu", n=256, repeats=3)
+    assert 0.1 < gflops < 1e5

@@ -100,11 +100,11 @@ TWO_OUTPUTS_DOC = {
 
 def _housing(name: str, section: str, title: str, model: WideDeepSpec, total: int, documented: Documented,
              compile: CompileSpec, fit: FitSpec, data: DataSpec = HOUSING, assumptions: tuple = (),
-             expectations: tuple = ()) -> ExperimentSpec:
+             expectations: tuple = (), known: tuple = ()) -> ExperimentSpec:
     exp_id = _id(name)
     return ExperimentSpec(
         id=exp_id, source=SOURCE, section=section, title=title, data=data, model=model, compile=compile, fit=fit,
-        documented=documented, fidelity=HOUSING_FIDELITY,
+        documented=documented, fidelity=dataclasses.replace(HOUSING_FIDELITY, known_deviations=known),
         expectations=(ParamCount(exp_id, total, total, 0),) + expectations,
         assumptions=HOUSING_ASSUMPTIONS + assumptions,
     )
@@ -138,6 +138,9 @@ SPECS_A = (
         Documented(history=TWO_INPUTS_DOC, test={"loss": 0.3471, "mae": 0.4150},
                    params={"total": 1_086, "trainable": 1_086, "non_trainable": 0}, environment=ENVIRONMENT),
         ADAM_MSE, CHECKPOINTED, expectations=_restores_best(_id("two_inputs")),
+        known=(("loss@20", "the printed run's last-epoch training loss jumps 0.3513 -> 0.4286 while its MAE moves "
+                           "0.4138 -> 0.4160 and its val_loss falls: a squared-error spike of that run's last batches; "
+                           "our 5 seeds end at 0.348-0.353 (band with 15%: 0.283-0.418)"),),
         assumptions=("The prose says features 0-4 go wide and 2-7 deep (3 shared); the code slices "
                      "X[:, 0:5] wide and X[:, 5:] deep (3 features, Input(shape=[3])), and its printed summary "
                      "(120 = 3 x 30 + 30 params in the first Dense, 1,086 in all) confirms the code: the code is "
