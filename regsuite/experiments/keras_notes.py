@@ -265,10 +265,12 @@ SPECS_B = (
     _fashion("selu", "SELU", "Dense(300, selu, lecun_normal) then 99 x Dense(100, selu, lecun_normal): 100 SELU layers",
              (_lecun(300),) + tuple(_lecun(100) for _ in range(99)) + (SOFTMAX,), SELU_100_TOTAL, epochs=1,
              probes=("selu_stats",),
+             # Self-normalisation at depths 10, 50, 100 of the untrained net on standardised input. Measured over
+             # seeds 0-4: means -0.050..0.044, stds 0.952..1.042; asserted at about twice those deviations.
              expectations=tuple(
                  check for d in (10, 50, 100) for check in (
-                     ValueIn(_id("selu"), f"extra.selu_mean_at_{d}", -0.15, 0.15),
-                     ValueIn(_id("selu"), f"extra.selu_std_at_{d}", 0.8, 1.2)))),
+                     ValueIn(_id("selu"), f"extra.selu_mean_at_{d}", -0.1, 0.1),
+                     ValueIn(_id("selu"), f"extra.selu_std_at_{d}", 0.9, 1.1)))),
     _fashion("selu_50", "매우 깊은 신경망", "Dense(300, selu, lecun_normal) then 50 x Dense(100, selu, lecun_normal)",
              (_lecun(300),) + tuple(_lecun(100) for _ in range(50)) + (SOFTMAX,), SELU_50_TOTAL, epochs=1),
     _fashion("batchnorm", "BatchNormalization",
@@ -288,6 +290,7 @@ SPECS_B = (
               dense(10, "softmax", kernel_regularizer=L2_01)), PLAIN_TOTAL,
              history={"loss": (6.1249, 2.5630), "accuracy": (0.7300, 0.8033),
                       "val_loss": (3.6329, 1.8545), "val_accuracy": (0.8130, 0.7830)},
+             # measured: epoch-1 loss 6.51 +- 0.08 against the same net without penalties' 0.85 +- 0.02 (7.7x)
              expectations=(LossInflation(_id("l2"), over=_id("elu"), factor=5.0),)),
     _fashion("dropout", "드롭아웃 규제", "Dropout(0.2) before each Dense; Dense 300/100 elu he_normal",
              (dropout(0.2), _he(300, "elu"), dropout(0.2), _he(100, "elu"), dropout(0.2), SOFTMAX), PLAIN_TOTAL,
