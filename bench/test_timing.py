@@ -6,7 +6,7 @@ validation), the device synchronised; the first epoch (tracing, compilation)
 is timed apart and reported in `extra_info` with samples/s, analytic FLOPs
 per step, achieved GFLOP/s and that as a fraction of this machine's own
 float32 matmul figure. Rounds per experiment fit a time budget
-(`--regsuite-bench-budget`, seconds per benchmark, default 8; at least 5
+(`--regsuite-bench-budget`, seconds per benchmark, default 5; at least 5
 rounds so a rank test can see a change). The GPU cases skip, with the
 reason, where no GPU is visible to the Keras backend. Runs are saved
 (pyproject's addopts) for `regsuite perf compare` / `regsuite perf history`.

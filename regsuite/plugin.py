@@ -40,8 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="check the first N recorded seeds of each experiment (default 3; --regsuite-record uses all)")
     group.addoption("--regsuite-baselines", metavar="DIR", default=None,
                     help="baseline folder (default: <rootdir>/baselines)")
-    group.addoption("--regsuite-bench-budget", metavar="SECONDS", type=float, default=8.0,
-                    help="timed seconds per training benchmark, as epochs (at least 5, at most 15; default 8)")
+    group.addoption("--regsuite-bench-budget", metavar="SECONDS", type=float, default=5.0,
+                    help="timed seconds per training benchmark, as epochs (at least 5, at most 15; default 5)")
     group.addoption("--regsuite-shard", metavar="I/N", default=None,
                     help="run shard I of N (1-based): each experiment's tests go to one shard, chosen by a hash of its "
                          "id; other tests by a hash of their node id")
@@ -93,7 +93,7 @@ class RegsuiteSession:
     seeds: tuple[int, ...] | None
     baseline_root: Path
     max_seeds: int = 3
-    bench_budget: float = 8.0
+    bench_budget: float = 5.0
     timings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     runs: dict[tuple[str, str, int], RunResult] = field(default_factory=dict)
     checks_passed: int = 0
