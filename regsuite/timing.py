@@ -12,7 +12,6 @@ import contextlib
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -26,25 +25,6 @@ DEVICES = ("cpu", "gpu")
 
 class DeviceUnavailable(RegsuiteError):
     """The asked-for device is not visible to the active Keras backend."""
-
-
-@dataclass
-class FitTiming:
-    """What one timed fit measured."""
-
-    experiment: str
-    device: str
-    device_name: str
-    backend: str
-    fit_seconds: float
-    first_epoch_seconds: float
-    steady_epoch_seconds: float  # median over epochs 2..N
-    samples_per_second: float  # steady state, training samples only
-    epochs: int
-    samples: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @contextlib.contextmanager
@@ -94,42 +74,6 @@ def _sync() -> None:
 
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-
-
-def time_fit(spec: ExperimentSpec, seed: int, device: str = "cpu", *, data_dir: str | None = None) -> FitTiming:
-    """Build the spec's model and time its documented `fit` on `device`."""
-    import keras
-
-    from . import runner
-
-    if spec.procedure != "keras_fit":
-        raise invalid_procedure(spec)
-    arrays, _ = runner.prepared(spec.data, data_dir)
-    x, y, validation = runner.fit_split(spec, arrays)
-    marks: list[float] = []
-
-    class EpochClock(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            _sync()
-            marks.append(time.perf_counter())
-
-    keras.utils.set_random_seed(seed)
-    with on_device(device) as name:
-        model = runner.build(spec)
-        _sync()
-        start = time.perf_counter()
-        model.fit(**runner.fit_inputs(x, y, spec, seed), epochs=spec.fit.epochs,
-                  validation_data=runner.eval_inputs(*validation, spec=spec), callbacks=[EpochClock()], verbose=0)
-        _sync()
-        end = time.perf_counter()
-    keras.backend.clear_session()
-    epochs = [b - a for a, b in zip([start] + marks[:-1], marks)]
-    steady = statistics.median(epochs[1:]) if len(epochs) > 1 else epochs[0]
-    return FitTiming(
-        experiment=spec.id, device=device, device_name=name, backend=backend(), fit_seconds=end - start,
-        first_epoch_seconds=epochs[0], steady_epoch_seconds=steady, samples_per_second=len(x) / steady,
-        epochs=len(epochs), samples=len(x),
-    )
 
 
 def train_flops_per_step(model, batch_size: int) -> float:
