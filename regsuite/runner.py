@@ -456,11 +456,11 @@ def fit_inputs(x, y, spec: ExperimentSpec, seed: int) -> dict[str, Any]:
             "shuffle": spec.fit.shuffle}
 
 
-def eval_inputs(x, y, spec: ExperimentSpec | None = None):
+def eval_inputs(x, y, spec: ExperimentSpec):
     """Validation or test data in the form fit()/evaluate() take for this spec's model."""
     if isinstance(x, MultiHotRows):
         return _batches(x, y, 512, False, 0)
-    return (x, y) if spec is None else (model_inputs(spec.model, x), model_targets(spec.model, y))
+    return (model_inputs(spec.model, x), model_targets(spec.model, y))
 
 
 def _tf_lowlevel(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
