@@ -114,13 +114,13 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return perf.EXIT_NOT_COMPARABLE
     overrides = perf.spec_min_effects()
-    changes = perf.compare(old, new, overrides, args.min_effect)
+    changes = perf.compare(old, new, overrides, args.min_effect, metric=args.metric)
     if not changes:
         raise perf.PerfError(f"{old_path} and {new_path} share no benchmark")
     width = max(len(c.benchmark) for c in changes)
-    print(f"{'benchmark'.ljust(width)}  old median  new median   ratio  p (Mann-Whitney)  min effect  verdict")
+    print(f"{'benchmark'.ljust(width)}  metric  old median  new median   ratio  p (Mann-Whitney)  min effect  verdict")
     for c in changes:
-        print(f"{c.benchmark.ljust(width)}  {c.old_median:10.4f}  {c.new_median:10.4f}  {c.ratio:6.3f}  "
+        print(f"{c.benchmark.ljust(width)}  {c.metric:>6}  {c.old_median:10.4f}  {c.new_median:10.4f}  {c.ratio:6.3f}  "
               f"{c.p_value:16.4f}  {c.min_effect:10.0%}  {c.verdict}")
     regressions = [c for c in changes if c.verdict == "regression"]
     print(f"{len(regressions)} regression(s), {sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
@@ -137,11 +137,12 @@ def _cmd_perf_history(args: argparse.Namespace) -> int:
     if not paths:
         raise perf.PerfError(f"{args.storage}: no saved runs")
     runs = [perf.load_run(p) for p in paths]
-    rows = perf.history_rows(runs, perf.spec_min_effects())
+    rows = perf.history_rows(runs, perf.spec_min_effects(), metric=args.metric)
     for name, series in sorted(rows.items()):
         print(name)
         for r in series:
-            print(f"  {r['run']:<40} median {r['median']:9.4f} s  cv {r['cv']:6.1%}  rounds {r['rounds']:>3}  "
+            print(f"  {r['run']:<40} {r['metric']:>4} median {r['median']:9.4f} s  cv {r['cv']:6.1%}  "
+                  f"(wall median {r['wall_median']:9.4f} s)  rounds {r['rounds']:>3}  "
                   f"{r['commit']:<10} {r['step']}")
     if args.plots:
         for path in perf.plot_history(rows, Path(args.plots)):
@@ -181,10 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     pc.add_argument("--min-effect", type=float, default=0.10,
                     help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
+    pc.add_argument("--metric", choices=("auto", "cpu", "wall"), default="auto",
+                    help="samples judged: auto (default: CPU seconds per round for CPU benchmarks that saved them, wall "
+                         "seconds otherwise), cpu, or wall")
     pc.set_defaults(func=_cmd_perf_compare)
     ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
     ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     ph.add_argument("--plots", default=None, metavar="DIR", help="also write one PNG trend plot per benchmark here")
+    ph.add_argument("--metric", choices=("auto", "cpu", "wall"), default="auto",
+                    help="samples judged: auto (default: CPU seconds per round for CPU benchmarks that saved them, wall "
+                         "seconds otherwise), cpu, or wall")
     ph.set_defaults(func=_cmd_perf_history)
     return p
 

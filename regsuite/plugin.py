@@ -48,6 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--regsuite-plain-loop", action="store_true", default=False,
                     help="train one step per compiled call (ignore specs' steps_per_execution): the plain way the "
                          "documents run, same numbers, more overhead; for timing comparisons")
+    group.addoption("--regsuite-results", metavar="FILE", default=None,
+                    help="write every seeded run's measured numbers to FILE (JSON) at the end; under pytest-xdist "
+                         "the workers' runs are merged into it")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,6 +105,8 @@ class RegsuiteSession:
     written: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    results_path: Path | None = None
+    worker_runs: list[dict[str, Any]] = field(default_factory=list)  # runs reported by xdist workers, as JSON
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "RegsuiteSession":
@@ -116,6 +121,7 @@ class RegsuiteSession:
             baseline_root=Path(root) if root else Path(config.rootpath) / "baselines",
             max_seeds=_positive(opt("--regsuite-max-seeds")),
             bench_budget=opt("--regsuite-bench-budget"),
+            results_path=Path(opt("--regsuite-results")) if opt("--regsuite-results") else None,
         )
 
     def seeds_for(self, spec: ExperimentSpec, override: Iterable[int] | None = None) -> tuple[int, ...]:
@@ -125,6 +131,27 @@ class RegsuiteSession:
         if self.seeds:
             return self.seeds
         return spec.seeds if self.record else spec.seeds[: self.max_seeds]
+
+    def all_runs(self) -> list[dict[str, Any]]:
+        """This process's runs and those xdist workers reported, as JSON."""
+        from .serial import to_json
+
+        return [to_json(r) for r in self.runs.values()] + self.worker_runs
+
+    def export(self) -> dict[str, Any]:
+        """What an xdist worker sends the controller (plain JSON types: it crosses a process boundary)."""
+        return {"runs": self.all_runs(), "checks_passed": self.checks_passed, "checks_failed": self.checks_failed,
+                "train_seconds": self.train_seconds, "written": self.written, "notes": self.notes,
+                "timings": [[k[0], k[1], v] for k, v in self.timings.items()]}
+
+    def absorb(self, payload: dict[str, Any]) -> None:
+        self.worker_runs += payload["runs"]
+        self.checks_passed += payload["checks_passed"]
+        self.checks_failed += payload["checks_failed"]
+        self.train_seconds += payload["train_seconds"]
+        self.written += payload["written"]
+        self.notes += payload["notes"]
+        self.timings.update({(a, b): v for a, b, v in payload["timings"]})
 
     def missing_data(self, exc: DataUnavailable) -> None:
         if self.require_data:
@@ -218,6 +245,16 @@ def item_experiment(item: pytest.Item) -> str | None:
     return None
 
 
+def _experiment_in_id(item: pytest.Item) -> str | None:
+    """The registry id a test's parametrize id starts with ('lab02/l2:l2_factor_read_as_0.1' -> 'lab02/l2')."""
+    from .experiments import REGISTRY
+
+    callspec_id = getattr(getattr(item, "callspec", None), "id", "")
+    hits = [s.id for s in REGISTRY if callspec_id == s.id or callspec_id.startswith((f"{s.id}:", f"{s.id}-"))]
+    return max(hits, key=len) if hits else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the xdist_group marks added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     drop: list[pytest.Item] = []
     shard = parse_shard(config.getoption("--regsuite-shard"))
@@ -232,6 +269,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         gone = set(map(id, drop))
         config.hook.pytest_deselected(items=drop)
         items[:] = [it for it in items if id(it) not in gone]
+    if config.pluginmanager.hasplugin("xdist"):
+        # With `--dist loadgroup` an experiment's tests share one worker, so its seeded runs are trained once.
+        for it in items:
+            exp_id = item_experiment(it) or _experiment_in_id(it)
+            if exp_id:
+                it.add_marker(pytest.mark.xdist_group(exp_id))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -242,17 +285,44 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(f"no GPU visible to the Keras backend {backend()!r}")
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if state is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand everything to the controller
+        workeroutput["regsuite"] = state.export()
+        return
+    if state.results_path is not None and (state.runs or state.worker_runs):
+        from .results import write_results
+
+        write_results(state.results_path, state.all_runs())
+        state.written.append(f"results: {state.results_path} ({len(state.all_runs())} seeded runs)")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: fold a finished worker's runs and counts into the controller's summary."""
+    payload = getattr(node, "workeroutput", {}).get("regsuite")
+    state = node.config.stash.get(_STATE, None)
+    if payload and state is not None:
+        state.absorb(payload)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None or not (state.runs or state.checks_passed or state.checks_failed or state.written
-                             or state.timings):
+    if state is None or not (state.runs or state.worker_runs or state.checks_passed or state.checks_failed
+                             or state.written or state.timings):
         return
     tr = terminalreporter
     tr.section("regsuite")
     if state.timings:
         _timing_summary(tr, state.timings)
-    experiments = sorted({k[0] for k in state.runs})
-    tr.write_line(f"experiments trained: {len(experiments)} ({len(state.runs)} seeded runs, "
+    runs = state.all_runs()
+    experiments = sorted({r["experiment"] for r in runs})
+    unique = len({(r["experiment"], r["spec_digest"], r["seed"]) for r in runs})
+    again = f"; {len(runs) - unique} trained again by a second worker" if len(runs) > unique else ""
+    tr.write_line(f"experiments trained: {len(experiments)} ({unique} seeded runs{again}, "
                   f"{state.train_seconds:.1f} s training and evaluation)")
     tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")
     tr.write_line(f"wall time: {time.perf_counter() - state.started:.1f} s")

@@ -115,3 +115,36 @@ class Outcome:
 
     def mean(self, key: str) -> float:
         return statistics.fmean(self.values(key))
+
+
+RESULTS_KIND = "regsuite-results"
+RESULTS_SCHEMA_VERSION = 1
+_VOLATILE = ("fit_seconds", "environment")  # differ between identical runs; not part of what a run measured
+
+
+def measured(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's JSON without its wall time and environment: what two identical runs must agree on."""
+    return {k: v for k, v in run.items() if k not in _VOLATILE}
+
+
+def write_results(path: Any, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Write seeded runs (JSON form) to `path` atomically, one entry per (experiment, spec digest, seed).
+
+    A run trained twice (two xdist workers) is kept once; if the copies measured different numbers, that
+    is a determinism finding and is listed under `disagreements`, never silently dropped.
+    """
+    from pathlib import Path
+
+    from .serial import write_json_atomic
+
+    kept: dict[tuple[str, str, int], Mapping[str, Any]] = {}
+    disagreements = []
+    for run in runs:
+        key = (run["experiment"], run["spec_digest"], int(run["seed"]))
+        if key in kept and measured(kept[key]) != measured(run):
+            disagreements.append({"experiment": key[0], "spec_digest": key[1], "seed": key[2]})
+        kept.setdefault(key, run)
+    doc = {"schema_version": RESULTS_SCHEMA_VERSION, "kind": RESULTS_KIND,
+           "runs": [kept[k] for k in sorted(kept)], "disagreements": disagreements}
+    write_json_atomic(Path(path), doc)
+    return doc

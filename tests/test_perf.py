@@ -128,3 +128,46 @@ def test_history_marks_the_step_and_writes_plots(tmp_path, capsys):
     assert [("regression" in line) for line in l1] == [False, False, False, True, False]
     pngs = sorted((tmp_path / "plots").glob("*.png"))
     assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def _run(wall: tuple[float, ...], cpu: tuple[float, ...] | None, device: str = "cpu") -> perf.SavedRun:
+    extra = {"device": device} | ({"cpu_seconds": list(cpu)} if cpu is not None else {})
+    return perf.SavedRun(perf.Path("r"), MACHINE, {}, "", {"b": wall}, {"b": extra})
+
+
+STEADY = (1.00, 1.01, 0.99, 1.02, 0.98, 1.00, 1.01)
+STALLED = (1.80, 1.81, 0.99, 1.79, 1.80, 1.01, 1.78)  # wall time with stalls the process did not run in
+
+
+def test_cpu_benchmarks_are_judged_on_cpu_seconds_so_wall_stalls_are_no_regression():
+    old, new = _run(STEADY, STEADY), _run(STALLED, STEADY)
+    (auto,) = perf.compare(old, new)
+    assert auto.metric == "cpu" and auto.verdict == "unchanged"
+    (wall,) = perf.compare(old, new, metric="wall")
+    assert wall.metric == "wall" and wall.verdict == "regression"
+
+
+def test_extra_cpu_work_is_a_regression_on_cpu_seconds():
+    (change,) = perf.compare(_run(STEADY, STEADY), _run(STEADY, tuple(t * 1.2 for t in STEADY)))
+    assert change.metric == "cpu" and change.verdict == "regression" and change.ratio == pytest.approx(1.2)
+
+
+def test_gpu_benchmarks_and_runs_without_cpu_seconds_use_wall_time():
+    (gpu,) = perf.compare(_run(STEADY, STEADY, "gpu"), _run(STALLED, STEADY, "gpu"))
+    assert gpu.metric == "wall" and gpu.verdict == "regression"
+    (mixed,) = perf.compare(_run(STEADY, None), _run(STALLED, STEADY))  # an older run saved no CPU seconds
+    assert mixed.metric == "wall"
+
+
+def test_cpu_metric_without_cpu_seconds_is_an_error_naming_the_run():
+    with pytest.raises(perf.PerfError, match=r"r: benchmark 'b' has no per-round CPU seconds"):
+        _run(STEADY, None).metric_samples("b", "cpu")
+    with pytest.raises(perf.PerfError, match=r"Invalid value for `metric`. Expected one of .* Received: metric='gpu'"):
+        _run(STEADY, STEADY).metric_samples("b", "gpu")
+
+
+def test_history_reports_the_metric_and_the_wall_median(tmp_path, capsys):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2)
+    code, out = run_cli(capsys, "history", "--storage", str(tmp_path), "--metric", "wall")
+    assert code == 0 and "wall median" in out and " wall median " in out

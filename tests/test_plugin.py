@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from regsuite import runner
 from regsuite.errors import DataUnavailable
 from regsuite.experiments import REGISTRY
+from regsuite.plugin import _experiment_in_id
+from regsuite.results import measured, write_results
 
 from .conftest import fake_run
 
@@ -188,3 +191,61 @@ def test_bad_shard_is_a_usage_error(pytester, value):
     result = pytester.runpytest_inprocess(f"--regsuite-shard={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*Invalid value for `--regsuite-shard`. Expected I/N with 1 <= I <= N*"])
+
+
+FAKE_CONFTEST = '''
+from regsuite import runner
+from regsuite.results import RunResult
+
+
+def _fake(spec, seed=None, *, data_dir=None):
+    loss = [2.0 / (e + 1) + seed for e in range(spec.fit.epochs)]
+    return RunResult(spec.id, seed, {"loss": loss, "accuracy": [0.5] * len(loss)}, {"loss": loss[-1], "accuracy": 0.5},
+                     {"total": 1, "trainable": 1, "non_trainable": 0}, 1.0, spec.digest)
+
+
+runner.run = _fake
+'''
+
+
+def test_results_file_has_every_run_once_serial_and_under_xdist(pytester, tmp_path):
+    pytest.importorskip("xdist")
+    pytester.makeconftest(FAKE_CONFTEST)
+    pytester.makepyfile(test_bench=BENCH)
+    args = ["-k", "test_behaviour and keras_regularization", "--regsuite-seeds=0,1", "-p", "no:cacheprovider"]
+    serial, parallel = tmp_path / "serial.json", tmp_path / "parallel.json"
+    pytester.runpytest_subprocess(*args, f"--regsuite-results={serial}").assert_outcomes(failed=5)
+    result = pytester.runpytest_subprocess(*args, f"--regsuite-results={parallel}", "-n", "2", "--dist", "loadgroup")
+    result.assert_outcomes(failed=5)
+    # the controller's summary holds the workers' counts: 5 experiments' checks, every failure counted
+    result.stdout.fnmatch_lines(["*experiments trained: 5 (10 seeded runs*", "*checks: 0 passed, * failed*",
+                                 f"*results: {parallel} (*seeded runs)*"])
+    a, b = (json.loads(p.read_text()) for p in (serial, parallel))
+    assert a["schema_version"] == b["schema_version"] == 1 and a["kind"] == "regsuite-results"
+    key = lambda r: (r["experiment"], r["seed"])  # noqa: E731
+    assert sorted(map(key, a["runs"])) == sorted(map(key, b["runs"])) and len(a["runs"]) == 10
+    assert [measured(r) for r in a["runs"]] == [measured(r) for r in b["runs"]] and b["disagreements"] == []
+
+
+def test_write_results_keeps_a_run_once_and_lists_disagreeing_copies(tmp_path):
+    from regsuite.serial import to_json
+
+    one, same = to_json(fake_run(L1, 0, digest="x")), to_json(fake_run(L1, 0, digest="x"))
+    same["fit_seconds"] = 9.0  # wall time differs between identical runs: not a disagreement
+    other = to_json(fake_run(L1, 0, shift=0.5, digest="x"))
+    doc = write_results(tmp_path / "r.json", [one, same])
+    assert len(doc["runs"]) == 1 and doc["disagreements"] == []
+    doc = write_results(tmp_path / "r.json", [one, other])
+    assert doc["disagreements"] == [{"experiment": L1, "spec_digest": "x", "seed": 0}]
+    assert json.loads((tmp_path / "r.json").read_text()) == doc
+
+
+def test_experiment_is_found_in_an_alteration_id():
+    class Item:
+        class callspec:
+            id = "lab02/l2:l2_factor_read_as_0.1"
+            params: dict = {}
+
+    assert _experiment_in_id(Item()) == "lab02/l2"
+    Item.callspec.id = "lab02/l2_not_an_id"
+    assert _experiment_in_id(Item()) is None
