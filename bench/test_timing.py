@@ -45,6 +45,12 @@ def _injected(exp_id: str) -> float:
     return float(frac) if name == exp_id and frac else 0.0
 
 
+def _skip_if_disabled(benchmark) -> None:
+    if benchmark.disabled:
+        pytest.skip("pytest-benchmark is disabled here (pytest-xdist or --benchmark-disable): nothing would be "
+                    "timed; run the timings serially with `pytest bench -m timing`")
+
+
 @pytest.fixture(scope="session")
 def reference_gflops():
     """This machine's float32 matmul GFLOP/s per device, measured once per session."""
@@ -62,6 +68,7 @@ def reference_gflops():
 @pytest.mark.parametrize("device", DEVICES)
 def test_matmul_reference(benchmark, device, reference_gflops):
     """2048 x 2048 float32 matmul: the yardstick each experiment's achieved GFLOP/s is divided by."""
+    _skip_if_disabled(benchmark)
     benchmark.group = f"reference ({device})"
     gflops = benchmark.pedantic(lambda: timing.matmul_gflops(device), rounds=5, iterations=1)
     benchmark.extra_info.update({"gflops": gflops, "device": device, "session_reference": reference_gflops(device)})
@@ -74,6 +81,7 @@ def test_matmul_reference(benchmark, device, reference_gflops):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("spec", TIMED, ids=[s.id for s in TIMED])
 def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
+    _skip_if_disabled(benchmark)
     benchmark.group = f"{spec.document} ({device})"
     try:
         bench = timing.EpochBench(spec, spec.seeds[0], device, data_dir=regsuite.data_dir)
@@ -82,6 +90,10 @@ def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
     slowdown = _injected(spec.id)
     epochs: list[float] = []
     cpu_seconds: list[float] = []
+    controls: list[tuple[float, float]] = []
+
+    def before_round() -> None:  # pedantic's setup: run before each round, outside pytest-benchmark's timer
+        controls.append(control.seconds())
 
     def one_epoch() -> None:
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -95,8 +107,9 @@ def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
         cpu_seconds.append(time.process_time() - cpu_start)
 
     try:
+        control = timing.Control(device)
         rounds = timing.rounds_for(bench.first_epoch_seconds, regsuite.bench_budget)
-        benchmark.pedantic(one_epoch, rounds=rounds, iterations=1, warmup_rounds=0)
+        benchmark.pedantic(one_epoch, setup=before_round, rounds=rounds, iterations=1, warmup_rounds=0)
     finally:
         bench.close()
     info = bench.report(epochs, reference_gflops(device))
@@ -104,9 +117,12 @@ def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
     # The process's CPU seconds per round (all threads): what `regsuite perf compare` judges CPU benchmarks on.
     info["cpu_seconds"] = cpu_seconds
     info["steady_epoch_cpu_seconds"] = statistics.median(cpu_seconds)
+    # The control workload timed before each round (wall, CPU): `perf compare` divides each round by it.
+    info["control_wall_seconds"] = [c[0] for c in controls]
+    info["control_cpu_seconds"] = [c[1] for c in controls]
     if spec.id in DOCUMENTED:
         info["documented_fit_seconds"] = DOCUMENTED[spec.id]
     benchmark.extra_info.update(info)
     regsuite.timings[(spec.id, device)] = info
-    assert len(epochs) == rounds == len(cpu_seconds) and all(t > 0 for t in epochs)
+    assert len(epochs) == rounds == len(cpu_seconds) == len(controls) and all(t > 0 for t in epochs)
     assert info["samples_per_second"] > 0 and info["train_flops_per_step"] > 0

@@ -182,14 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     pc.add_argument("--min-effect", type=float, default=0.10,
                     help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
-    pc.add_argument("--metric", choices=("auto", "cpu", "wall"), default="auto",
+    pc.add_argument("--metric", choices=("auto", "cpu-rel", "wall-rel", "cpu", "wall"), default="auto",
                     help="samples judged: auto (default: CPU seconds per round for CPU benchmarks that saved them, wall "
                          "seconds otherwise), cpu, or wall")
     pc.set_defaults(func=_cmd_perf_compare)
     ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
     ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     ph.add_argument("--plots", default=None, metavar="DIR", help="also write one PNG trend plot per benchmark here")
-    ph.add_argument("--metric", choices=("auto", "cpu", "wall"), default="auto",
+    ph.add_argument("--metric", choices=("auto", "cpu-rel", "wall-rel", "cpu", "wall"), default="auto",
                     help="samples judged: auto (default: CPU seconds per round for CPU benchmarks that saved them, wall "
                          "seconds otherwise), cpu, or wall")
     ph.set_defaults(func=_cmd_perf_history)

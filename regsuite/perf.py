@@ -32,7 +32,7 @@ MIN_EFFECT = 0.10
 # What must match for two runs to be comparable (keys of pytest-benchmark's machine_info).
 COMPARABLE_KEYS = ("cpu_model", "cpu_count", "memory_gb", "gpu", "backend", "tensorflow", "keras", "numpy", "python")
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
-METRICS = ("auto", "cpu", "wall")
+METRICS = ("auto", "cpu-rel", "wall-rel", "cpu", "wall")
 
 
 class PerfError(RegsuiteError):
@@ -56,22 +56,38 @@ class SavedRun:
 
     def cpu_samples(self, benchmark: str) -> tuple[float, ...] | None:
         """Per-round CPU seconds of a CPU-device benchmark, if the run saved them."""
+        return self._cpu_series(benchmark, "cpu_seconds")
+
+    def _cpu_series(self, benchmark: str, key: str) -> tuple[float, ...] | None:
         info = self.extra.get(benchmark, {})
-        values = info.get("cpu_seconds")
+        values = info.get(key)
         if info.get("device") != "cpu" or not values:
             return None
         return tuple(float(v) for v in values)
 
+    def _relative(self, benchmark: str, metric: str) -> tuple[float, ...] | None:
+        """Each round divided by the control workload timed just before it (see `timing.Control`)."""
+        rounds = self.cpu_samples(benchmark) if metric == "cpu-rel" else self.samples[benchmark]
+        control = self._cpu_series(benchmark, "control_cpu_seconds" if metric == "cpu-rel" else "control_wall_seconds")
+        if rounds is None or control is None or len(control) != len(rounds) or min(control) <= 0:
+            return None
+        return tuple(r / c for r, c in zip(rounds, control))
+
     def metric_samples(self, benchmark: str, metric: str = "auto") -> tuple[str, tuple[float, ...]]:
-        """('cpu' | 'wall', samples) for one benchmark under the chosen metric."""
+        """(metric, samples) for one benchmark. `auto`: a CPU benchmark's CPU seconds per round divided by its
+        control's ('cpu-rel') where the run saved both, else its CPU seconds, else wall seconds."""
         if metric not in METRICS:
             raise PerfError(invalid_value("metric", f"one of {METRICS}", metric))
-        cpu = self.cpu_samples(benchmark) if metric in ("auto", "cpu") else None
-        if cpu is not None:
-            return "cpu", cpu
-        if metric == "cpu" and self.extra.get(benchmark, {}).get("device") == "cpu":
-            raise PerfError(f"{self.path}: benchmark {benchmark!r} has no per-round CPU seconds "
-                            "(extra_info['cpu_seconds']); compare with --metric wall")
+        if metric == "wall":
+            return "wall", self.samples[benchmark]
+        for kind in (("cpu-rel", "cpu") if metric == "auto" else (metric,)):
+            values = self._relative(benchmark, kind) if kind.endswith("-rel") else self.cpu_samples(benchmark)
+            if values is not None:
+                return kind, values
+        if metric != "auto" and self.extra.get(benchmark, {}).get("device") == "cpu":
+            raise PerfError(f"{self.path}: benchmark {benchmark!r} has no per-round "
+                            f"{'CPU seconds' if metric == 'cpu' else 'control timings'} for --metric {metric}; "
+                            "compare with --metric wall")
         return "wall", self.samples[benchmark]
 
 
@@ -171,9 +187,10 @@ def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | Non
     for name in sorted(set(old.samples) & set(new.samples)):
         kind_a, a = old.metric_samples(name, metric)
         kind_b, b = new.metric_samples(name, metric)
-        if kind_a != kind_b:  # one run saved CPU seconds, the other did not: fall back to what both have
-            kind_a, a = old.metric_samples(name, "wall")
-            kind_b, b = new.metric_samples(name, "wall")
+        if kind_a != kind_b:  # one run saved less than the other: judge both on what both have
+            common = "cpu" if {kind_a, kind_b} == {"cpu-rel", "cpu"} else "wall"
+            kind_a, a = old.metric_samples(name, common)
+            kind_b, b = new.metric_samples(name, common)
         effect = _min_effect_for(name, min_effects or {}, default_min_effect)
         out.append(Change(name, statistics.median(a), statistics.median(b), mann_whitney_p(a, b), effect, kind_a))
     return out

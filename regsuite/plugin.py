@@ -319,12 +319,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state.timings:
         _timing_summary(tr, state.timings)
     runs = state.all_runs()
-    experiments = sorted({r["experiment"] for r in runs})
-    unique = len({(r["experiment"], r["spec_digest"], r["seed"]) for r in runs})
-    again = f"; {len(runs) - unique} trained again by a second worker" if len(runs) > unique else ""
-    tr.write_line(f"experiments trained: {len(experiments)} ({unique} seeded runs{again}, "
-                  f"{state.train_seconds:.1f} s training and evaluation)")
-    tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")
+    if runs:
+        experiments = sorted({r["experiment"] for r in runs})
+        unique = len({(r["experiment"], r["spec_digest"], r["seed"]) for r in runs})
+        again = f"; {len(runs) - unique} trained again by a second worker" if len(runs) > unique else ""
+        tr.write_line(f"experiments trained: {len(experiments)} ({unique} seeded runs{again}, "
+                      f"{state.train_seconds:.1f} s training and evaluation)")
+    if runs or state.checks_passed or state.checks_failed:
+        tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")
     tr.write_line(f"wall time: {time.perf_counter() - state.started:.1f} s")
     for line in state.written + state.notes:
         tr.write_line(line)

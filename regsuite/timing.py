@@ -105,6 +105,37 @@ def matmul_gflops(device: str = "cpu", n: int = 2048, repeats: int = 7) -> float
     return 2.0 * n**3 / statistics.median(times) / 1e9
 
 
+class Control:
+    """A fixed float32 matmul workload timed right before each round of a benchmark.
+
+    The machine's speed drifts within a run (on a shared VM, whole stretches of a
+    minute run 15-45 % slower, measured); a round divided by the control timed
+    next to it keeps the benchmark's own cost and drops most of that drift.
+    """
+
+    def __init__(self, device: str = "cpu", n: int = 512, repeats: int = 10) -> None:
+        import keras
+
+        rng = np.random.default_rng(0)
+        self.device, self.repeats = device, repeats
+        with on_device(device):
+            self._a = keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+        self.seconds()  # warm-up: kernels, allocations
+
+    def seconds(self) -> tuple[float, float]:
+        """(wall seconds, process CPU seconds) of one pass of the workload."""
+        import keras
+
+        with on_device(self.device):
+            start, cpu_start = time.perf_counter(), time.process_time()
+            out = self._a
+            for _ in range(self.repeats):
+                out = keras.ops.matmul(self._a, out) * 1e-2
+            keras.ops.convert_to_numpy(out[0, 0])
+            _sync()
+            return time.perf_counter() - start, time.process_time() - cpu_start
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far, in MiB."""
     import resource

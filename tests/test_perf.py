@@ -130,8 +130,11 @@ def test_history_marks_the_step_and_writes_plots(tmp_path, capsys):
     assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
-def _run(wall: tuple[float, ...], cpu: tuple[float, ...] | None, device: str = "cpu") -> perf.SavedRun:
+def _run(wall: tuple[float, ...], cpu: tuple[float, ...] | None, device: str = "cpu",
+         control: tuple[float, ...] | None = None) -> perf.SavedRun:
     extra = {"device": device} | ({"cpu_seconds": list(cpu)} if cpu is not None else {})
+    if control is not None:
+        extra |= {"control_cpu_seconds": list(control), "control_wall_seconds": list(control)}
     return perf.SavedRun(perf.Path("r"), MACHINE, {}, "", {"b": wall}, {"b": extra})
 
 
@@ -171,3 +174,30 @@ def test_history_reports_the_metric_and_the_wall_median(tmp_path, capsys):
     save_run(tmp_path, 2, seed=2)
     code, out = run_cli(capsys, "history", "--storage", str(tmp_path), "--metric", "wall")
     assert code == 0 and "wall median" in out and " wall median " in out
+
+
+CONTROL = (0.050, 0.051, 0.049, 0.050, 0.052, 0.050, 0.049)
+
+
+def test_a_slow_stretch_of_the_machine_is_divided_out_by_the_control():
+    slow = tuple(t * 1.35 for t in STEADY)  # the machine 35 % slower: the rounds and their control alike
+    old = _run(STEADY, STEADY, control=CONTROL)
+    new = _run(slow, slow, control=tuple(c * 1.35 for c in CONTROL))
+    (auto,) = perf.compare(old, new)
+    assert auto.metric == "cpu-rel" and auto.verdict == "unchanged" and auto.ratio == pytest.approx(1.0)
+    (cpu,) = perf.compare(old, new, metric="cpu")
+    assert cpu.verdict == "regression"
+
+
+def test_extra_work_with_a_steady_control_is_a_regression_on_the_relative_metric():
+    old = _run(STEADY, STEADY, control=CONTROL)
+    new = _run(STEADY, tuple(t * 1.2 for t in STEADY), control=CONTROL)
+    (change,) = perf.compare(old, new)
+    assert change.metric == "cpu-rel" and change.verdict == "regression" and change.ratio == pytest.approx(1.2, rel=0.02)
+
+
+def test_a_run_without_controls_is_compared_on_cpu_seconds():
+    (change,) = perf.compare(_run(STEADY, STEADY, control=CONTROL), _run(STEADY, STEADY))
+    assert change.metric == "cpu"
+    with pytest.raises(perf.PerfError, match="no per-round control timings for --metric wall-rel"):
+        _run(STEADY, STEADY).metric_samples("b", "wall-rel")
