@@ -6,15 +6,18 @@ and larger than a minimum effect on the medians (default 10 %, overridable
 per experiment). Runs from different machines or library versions are not
 comparable: that is reported as such, never as a regression.
 
-Which samples: a CPU benchmark is judged on the process's CPU seconds per
-round (saved in `extra_info["cpu_seconds"]`), not wall seconds, because on a
+Which samples (`metric`): by default a CPU benchmark is judged on each
+round's process CPU seconds divided by the CPU seconds of a fixed control
+workload timed just before that round (`timing.Control`), "cpu-rel". On a
 shared virtual machine a round's wall time also holds stalls in which the
-process does not run at all (measured here: epochs 80 % longer in wall time
-with no more CPU time), and those stalls come in episodes that a rank test
-on one run's rounds takes for a real change. Extra work (a slower kernel, a
-retrace, a repeated epoch) costs CPU seconds, so it is still seen. A GPU
-benchmark, or a run saved without CPU seconds, is judged on wall seconds.
-`metric="wall"` forces wall seconds everywhere.
+process does not run at all (measured: epochs 80 % longer in wall time with
+no more CPU time), and whole stretches of a run are 15-45 % slower in CPU
+time too (measured between runs); the first is left out by counting CPU
+seconds, the second is divided out by the control, which slows with them.
+Extra work in the benchmark itself (a slower kernel, a retrace, a repeated
+epoch) is not in the control, so it is still seen. Runs saved without those
+samples, GPU benchmarks and the matmul reference are judged on wall seconds;
+`metric` can force "cpu", "wall", "cpu-rel" or "wall-rel".
 """
 
 from __future__ import annotations
@@ -74,8 +77,9 @@ class SavedRun:
         return tuple(r / c for r, c in zip(rounds, control))
 
     def metric_samples(self, benchmark: str, metric: str = "auto") -> tuple[str, tuple[float, ...]]:
-        """(metric, samples) for one benchmark. `auto`: a CPU benchmark's CPU seconds per round divided by its
-        control's ('cpu-rel') where the run saved both, else its CPU seconds, else wall seconds."""
+        """(metric used, samples) for one benchmark. `auto`: a CPU benchmark's CPU seconds per round divided by
+        its control's ('cpu-rel') where the run saved both, else its CPU seconds, else wall seconds. A named
+        metric the benchmark has no samples for falls back to wall seconds; the metric used is returned."""
         if metric not in METRICS:
             raise PerfError(invalid_value("metric", f"one of {METRICS}", metric))
         if metric == "wall":
@@ -84,11 +88,7 @@ class SavedRun:
             values = self._relative(benchmark, kind) if kind.endswith("-rel") else self.cpu_samples(benchmark)
             if values is not None:
                 return kind, values
-        if metric != "auto" and self.extra.get(benchmark, {}).get("device") == "cpu":
-            raise PerfError(f"{self.path}: benchmark {benchmark!r} has no per-round "
-                            f"{'CPU seconds' if metric == 'cpu' else 'control timings'} for --metric {metric}; "
-                            "compare with --metric wall")
-        return "wall", self.samples[benchmark]
+        return "wall", self.samples[benchmark]  # a GPU or reference benchmark, or an older run: wall seconds
 
 
 def load_run(path: Path) -> SavedRun:
