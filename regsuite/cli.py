@@ -150,7 +150,13 @@ def _cmd_perf_history(args: argparse.Namespace) -> int:
     return 0
 
 
+METRIC_HELP = ("samples judged: auto (default: a CPU benchmark's CPU seconds per round divided by its control's, "
+               "'cpu-rel', where saved; wall seconds for GPU benchmarks and older runs), cpu-rel, wall-rel, cpu, wall")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import perf  # light: scipy and matplotlib load inside its functions
+
     p = argparse.ArgumentParser(prog="regsuite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered experiments").set_defaults(func=_cmd_list)
@@ -182,16 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     pc.add_argument("--min-effect", type=float, default=0.10,
                     help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
-    pc.add_argument("--metric", choices=("auto", "cpu-rel", "wall-rel", "cpu", "wall"), default="auto",
-                    help="samples judged: auto (default: CPU seconds per round for CPU benchmarks that saved them, wall "
-                         "seconds otherwise), cpu, or wall")
+    pc.add_argument("--metric", choices=perf.METRICS, default="auto", help=METRIC_HELP)
     pc.set_defaults(func=_cmd_perf_compare)
     ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
     ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     ph.add_argument("--plots", default=None, metavar="DIR", help="also write one PNG trend plot per benchmark here")
-    ph.add_argument("--metric", choices=("auto", "cpu-rel", "wall-rel", "cpu", "wall"), default="auto",
-                    help="samples judged: auto (default: CPU seconds per round for CPU benchmarks that saved them, wall "
-                         "seconds otherwise), cpu, or wall")
+    ph.add_argument("--metric", choices=perf.METRICS, default="auto", help=METRIC_HELP)
     ph.set_defaults(func=_cmd_perf_history)
     return p
 

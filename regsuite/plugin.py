@@ -236,20 +236,16 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def item_experiment(item: pytest.Item) -> str | None:
-    """The experiment id a test belongs to, if it is parametrized by one."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    for name in ("experiment", "spec"):
-        spec = params.get(name)
-        if isinstance(spec, ExperimentSpec):
-            return spec.id
-    return None
-
-
-def _experiment_in_id(item: pytest.Item) -> str | None:
-    """The registry id a test's parametrize id starts with ('lab02/l2:l2_factor_read_as_0.1' -> 'lab02/l2')."""
+    """The experiment id a test belongs to: its spec parameter, else the registry id its parametrize id starts
+    with ('lab02/l2:l2_factor_read_as_0.1' -> 'lab02/l2'), so sharding and xdist grouping keep them together."""
     from .experiments import REGISTRY
 
-    callspec_id = getattr(getattr(item, "callspec", None), "id", "")
+    callspec = getattr(item, "callspec", None)
+    for name in ("experiment", "spec"):
+        spec = getattr(callspec, "params", {}).get(name)
+        if isinstance(spec, ExperimentSpec):
+            return spec.id
+    callspec_id = getattr(callspec, "id", "")
     hits = [s.id for s in REGISTRY if callspec_id == s.id or callspec_id.startswith((f"{s.id}:", f"{s.id}-"))]
     return max(hits, key=len) if hits else None
 
@@ -272,7 +268,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.pluginmanager.hasplugin("xdist"):
         # With `--dist loadgroup` an experiment's tests share one worker, so its seeded runs are trained once.
         for it in items:
-            exp_id = item_experiment(it) or _experiment_in_id(it)
+            exp_id = item_experiment(it)
             if exp_id:
                 it.add_marker(pytest.mark.xdist_group(exp_id))
 

@@ -10,7 +10,7 @@ import pytest
 from regsuite import runner
 from regsuite.errors import DataUnavailable
 from regsuite.experiments import REGISTRY
-from regsuite.plugin import _experiment_in_id
+from regsuite.plugin import item_experiment
 from regsuite.results import measured, write_results
 
 from .conftest import fake_run
@@ -246,6 +246,6 @@ def test_experiment_is_found_in_an_alteration_id():
             id = "lab02/l2:l2_factor_read_as_0.1"
             params: dict = {}
 
-    assert _experiment_in_id(Item()) == "lab02/l2"
+    assert item_experiment(Item()) == "lab02/l2"
     Item.callspec.id = "lab02/l2_not_an_id"
-    assert _experiment_in_id(Item()) is None
+    assert item_experiment(Item()) is None
