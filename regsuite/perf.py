@@ -8,7 +8,9 @@ comparable: that is reported as such, never as a regression.
 
 Which samples (`metric`): by default a CPU benchmark is judged on each
 round's process CPU seconds divided by the CPU seconds of a fixed control
-workload timed just before that round (`timing.Control`), "cpu-rel". On a
+workload (a small Keras training epoch, `timing.Control`) timed just before
+that round, "cpu-rel"; two runs whose controls differ are judged on CPU
+seconds. On a
 shared virtual machine a round's wall time also holds stalls in which the
 process does not run at all (measured: epochs 80 % longer in wall time with
 no more CPU time), and whole stretches of a run are 15-45 % slower in CPU
@@ -67,6 +69,10 @@ class SavedRun:
         if info.get("device") != "cpu" or not values:
             return None
         return tuple(float(v) for v in values)
+
+    def control_kind(self, benchmark: str) -> str:
+        """The control workload the rounds were divided by (runs before it was named used a 512² matmul chain)."""
+        return str(self.extra.get(benchmark, {}).get("control_kind", "matmul 512x512 x10"))
 
     def _relative(self, benchmark: str, metric: str) -> tuple[float, ...] | None:
         """Each round divided by the control workload timed just before it (see `timing.Control`)."""
@@ -187,8 +193,10 @@ def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | Non
     for name in sorted(set(old.samples) & set(new.samples)):
         kind_a, a = old.metric_samples(name, metric)
         kind_b, b = new.metric_samples(name, metric)
+        if kind_a == kind_b and kind_a.endswith("-rel") and old.control_kind(name) != new.control_kind(name):
+            kind_b = "other control"  # rounds divided by different workloads are not on one scale
         if kind_a != kind_b:  # one run saved less than the other: judge both on what both have
-            common = "cpu" if {kind_a, kind_b} == {"cpu-rel", "cpu"} else "wall"
+            common = "cpu" if kind_a in ("cpu-rel", "cpu") and kind_b in ("cpu-rel", "cpu", "other control") else "wall"
             kind_a, a = old.metric_samples(name, common)
             kind_b, b = new.metric_samples(name, common)
         effect = _min_effect_for(name, min_effects or {}, default_min_effect)

@@ -106,32 +106,41 @@ def matmul_gflops(device: str = "cpu", n: int = 2048, repeats: int = 7) -> float
 
 
 class Control:
-    """A fixed float32 matmul workload timed right before each round of a benchmark.
+    """A fixed small Keras training epoch timed right before each round of a benchmark.
 
     The machine's speed drifts within a run (on a shared VM, whole stretches of a
-    minute run 15-45 % slower, measured); a round divided by the control timed
-    next to it keeps the benchmark's own cost and drops most of that drift.
+    minute run 15-45 % slower in CPU time, measured), and that drift hits Keras's
+    small-batch fit loop (Python, op dispatch, threads) more than a big matmul:
+    measured here, a 512² matmul chain timed beside keras_regularization/l2 stayed
+    flat while the epoch's CPU time moved 17 % between fresh models; the same
+    epoch divided by this control moved 4 %. A round divided by the control timed
+    next to it keeps the benchmark's own cost and drops most of that drift. What
+    slows every Keras fit alike is divided out too, on purpose: runs of other
+    library versions are not comparable anyway (`perf.COMPARABLE_KEYS`).
     """
 
-    def __init__(self, device: str = "cpu", n: int = 512, repeats: int = 10) -> None:
+    KIND = "keras-fit: Dense 64-64-10 relu/softmax, sgd, 4096 x 64 float32, batch 128, 1 epoch"
+
+    def __init__(self, device: str = "cpu", samples: int = 4096) -> None:
         import keras
 
         rng = np.random.default_rng(0)
-        self.device, self.repeats = device, repeats
+        self.device = device
+        self._x = rng.standard_normal((samples, 64), dtype=np.float32)
+        self._y = rng.integers(0, 10, samples)
         with on_device(device):
-            self._a = keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
-        self.seconds()  # warm-up: kernels, allocations
+            self._model = keras.Sequential([
+                keras.Input((64,)), keras.layers.Dense(64, activation="relu"),
+                keras.layers.Dense(10, activation="softmax")])
+            self._model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        self.seconds()  # warm-up: tracing, kernels, allocations
 
     def seconds(self) -> tuple[float, float]:
         """(wall seconds, process CPU seconds) of one pass of the workload."""
-        import keras
-
         with on_device(self.device):
+            _sync()
             start, cpu_start = time.perf_counter(), time.process_time()
-            out = self._a
-            for _ in range(self.repeats):
-                out = keras.ops.matmul(self._a, out) * 1e-2
-            keras.ops.convert_to_numpy(out[0, 0])
+            self._model.fit(self._x, self._y, batch_size=128, epochs=1, verbose=0, shuffle=False)
             _sync()
             return time.perf_counter() - start, time.process_time() - cpu_start
 
@@ -209,12 +218,12 @@ class EpochBench:
         }
 
 
-def rounds_for(first_epoch_seconds: float, budget_seconds: float, *, least: int = 5, most: int = 15) -> int:
-    """Timed epochs for one benchmark: as many as fit the budget, at least enough for a rank test
+def rounds_for(seconds_per_round: float, budget_seconds: float, *, least: int = 5, most: int = 15) -> int:
+    """Timed rounds for one benchmark: as many as fit the budget, at least enough for a rank test
     (5 vs 5 rounds can reach p = 0.008), at most `most`."""
-    if first_epoch_seconds <= 0:
+    if seconds_per_round <= 0:
         return most
-    return max(least, min(most, int(budget_seconds // first_epoch_seconds)))
+    return max(least, min(most, int(budget_seconds // seconds_per_round)))
 
 
 def invalid_procedure(spec: ExperimentSpec) -> RegsuiteError:

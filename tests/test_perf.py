@@ -131,10 +131,12 @@ def test_history_marks_the_step_and_writes_plots(tmp_path, capsys):
 
 
 def _run(wall: tuple[float, ...], cpu: tuple[float, ...] | None, device: str = "cpu",
-         control: tuple[float, ...] | None = None) -> perf.SavedRun:
+         control: tuple[float, ...] | None = None, control_kind: str | None = None) -> perf.SavedRun:
     extra = {"device": device} | ({"cpu_seconds": list(cpu)} if cpu is not None else {})
     if control is not None:
         extra |= {"control_cpu_seconds": list(control), "control_wall_seconds": list(control)}
+    if control_kind is not None:
+        extra["control_kind"] = control_kind
     return perf.SavedRun(perf.Path("r"), MACHINE, {}, "", {"b": wall}, {"b": extra})
 
 
@@ -199,3 +201,15 @@ def test_a_run_without_controls_is_compared_on_cpu_seconds():
     (change,) = perf.compare(_run(STEADY, STEADY, control=CONTROL), _run(STEADY, STEADY))
     assert change.metric == "cpu"
     assert _run(STEADY, STEADY).metric_samples("b", "wall-rel")[0] == "wall"
+
+
+def test_rounds_divided_by_different_control_workloads_are_judged_on_cpu_seconds():
+    slow = tuple(t * 1.35 for t in STEADY)
+    old = _run(STEADY, STEADY, control=CONTROL)  # saved before the control was named: the matmul chain
+    new = _run(slow, slow, control=tuple(c * 1.35 for c in CONTROL), control_kind="keras-fit")
+    (auto,) = perf.compare(old, new)
+    assert auto.metric == "cpu" and auto.verdict == "regression"
+    (wall_rel,) = perf.compare(old, new, metric="wall-rel")
+    assert wall_rel.metric == "wall"
+    (same,) = perf.compare(_run(STEADY, STEADY, control=CONTROL, control_kind="keras-fit"), new)
+    assert same.metric == "cpu-rel" and same.verdict == "unchanged"

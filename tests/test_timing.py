@@ -60,3 +60,11 @@ def test_epoch_bench_times_the_first_epoch_apart(tmp_path):
 def test_matmul_reference_is_positive_and_sane():
     gflops = timing.matmul_gflops("cpu", n=256, repeats=3)
     assert 0.1 < gflops < 1e5
+
+
+def test_the_control_is_a_named_fixed_keras_epoch_timed_in_wall_and_cpu_seconds():
+    control = timing.Control("cpu", samples=256)
+    wall, cpu = control.seconds()
+    assert wall > 0 and cpu > 0
+    assert control._model.count_params() == 64 * 64 + 64 + 64 * 10 + 10  # the workload KIND names
+    assert "Dense 64-64-10" in timing.Control.KIND
