@@ -94,9 +94,9 @@ def test_documented_fidelity(experiment, regsuite):
         pytest.skip(f"{experiment.source} prints no training results for {experiment.id}: nothing to compare")
     if not doc.reproducible:
         pytest.skip(f"{experiment.id}: the documented numbers are not reproducible by construction ({doc.note})")
-    path = baselines.path_for(regsuite.baseline_root, experiment.id)
+    path = baselines.active_path(regsuite.baseline_root, experiment.id, regsuite.backend)
     if not path.exists():
-        pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id)}`", pytrace=False)
+        pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id, regsuite.backend)}`", pytrace=False)
     checks = baselines.fidelity_checks(experiment, baselines.load(path, experiment))
     assert checks, f"{experiment.id}: no documented number has a measured band to compare with"
     known = dict(experiment.fidelity.known_deviations)

@@ -8,7 +8,9 @@ per step, achieved GFLOP/s and that as a fraction of this machine's own
 float32 matmul figure. Rounds per experiment fit a time budget
 (`--regsuite-bench-budget`, seconds per benchmark, default 5, counted from a
 warm epoch and the control where epochs are short; at least 5 rounds so a
-rank test can see a change, at most 15). The GPU cases skip, with the
+rank test can see a change, at most 15), split over `--regsuite-timing-passes`
+passes (default 2): every benchmark's first pass runs before any second one,
+each with a fresh model, and `regsuite perf` pools a benchmark's passes. The GPU cases skip, with the
 reason, where no GPU is visible to the Keras backend. Runs are saved
 (pyproject's addopts) for `regsuite perf compare` / `regsuite perf history`.
 
@@ -81,7 +83,7 @@ def test_matmul_reference(benchmark, device, reference_gflops):
 @pytest.mark.needs_data
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("spec", TIMED, ids=[s.id for s in TIMED])
-def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
+def test_train_time(benchmark, regsuite, spec, device, timing_pass, reference_gflops, request):
     _skip_if_disabled(benchmark)
     benchmark.group = f"{spec.document} ({device})"
     try:
@@ -109,15 +111,18 @@ def test_train_time(benchmark, regsuite, spec, device, reference_gflops):
 
     try:
         control = timing.Control(device)
+        passes = request.config.getoption("--regsuite-timing-passes")
+        budget, least, most = timing.pass_share(regsuite.bench_budget, passes)
         per_round = bench.first_epoch_seconds
-        if per_round * 5 < regsuite.bench_budget:  # short epochs: a warm epoch (a warm-up round) tells the steady cost
+        if per_round * least < budget:  # short epochs: a warm epoch (a warm-up round) tells the steady cost
             per_round = bench.epoch() + control.seconds()[0]
-        rounds = timing.rounds_for(per_round, regsuite.bench_budget)
+        rounds = timing.rounds_for(per_round, budget, least=least, most=most)
         benchmark.pedantic(one_epoch, setup=before_round, rounds=rounds, iterations=1, warmup_rounds=0)
     finally:
         bench.close()
     info = bench.report(epochs, reference_gflops(device))
     info["injected_slowdown"] = slowdown
+    info["timing_pass"], info["timing_passes"] = timing_pass, passes  # `perf` pools a benchmark's passes
     # The process's CPU seconds per round (all threads): what `regsuite perf compare` judges CPU benchmarks on.
     info["cpu_seconds"] = cpu_seconds
     info["steady_epoch_cpu_seconds"] = statistics.median(cpu_seconds)

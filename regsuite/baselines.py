@@ -30,17 +30,31 @@ KIND = "regsuite.baseline"
 DOCUMENTED_LABEL = "documented: copied from the source document's printed output, not measured by regsuite"
 
 
-def path_for(root: Path, exp_id: str) -> Path:
+DEFAULT_BACKEND = "tensorflow"
+
+
+def path_for(root: Path, exp_id: str, backend: str | None = None) -> Path:
+    """Where an experiment's baseline is stored: the shared one (measured on TensorFlow), or with another
+    `backend` that backend's own, under `<root>/backends/<backend>/`."""
     doc, name = exp_id.split("/", 1)
-    return Path(root) / doc / f"{name}.json"
+    base = Path(root) if backend in (None, DEFAULT_BACKEND) else Path(root) / "backends" / backend
+    return base / doc / f"{name}.json"
+
+
+def active_path(root: Path, exp_id: str, backend: str | None = None) -> Path:
+    """The baseline a run on `backend` is judged against: the backend's own where one is stored (the
+    backends disagree there, measured), else the shared one, so agreement across backends is tested."""
+    own = path_for(root, exp_id, backend)
+    return own if own.exists() else path_for(root, exp_id)
 
 
 def obtained_path(path: Path) -> Path:
     return path.with_name(path.name[: -len(".json")] + ".obtained.json")
 
 
-def record_command(exp_id: str) -> str:
-    return f"pytest bench -k '{exp_id}' --regsuite-record --regsuite-data-dir=$REGSUITE_DATA_DIR"
+def record_command(exp_id: str, backend: str | None = None) -> str:
+    prefix = "" if backend in (None, DEFAULT_BACKEND) else f"KERAS_BACKEND={backend} "
+    return f"{prefix}pytest bench -k '{exp_id}' --regsuite-record --regsuite-data-dir=$REGSUITE_DATA_DIR"
 
 
 def _stats(xs: Sequence[float]) -> dict[str, float]:
@@ -141,6 +155,10 @@ def load(path: Path, spec: ExperimentSpec) -> Baseline:
     if data.get("experiment") != spec.id:
         raise BaselineError(invalid_value("experiment", repr(spec.id), data.get("experiment"), where=where)
                             + ". The file belongs to another experiment; it was not overwritten.")
+    own = Path(path).parent.parent
+    if own.parent.name == "backends" and (data.get("provenance") or {}).get("backend") != own.name:
+        raise BaselineError(invalid_value("provenance.backend", f"{own.name!r} (the backend folder it is stored in)",
+                                          (data.get("provenance") or {}).get("backend"), where=where))
     if data.get("spec_digest") != spec.digest:
         raise BaselineError(
             invalid_value("spec_digest", f"{spec.digest!r} (the spec as it is now)", data.get("spec_digest"), where=where)
@@ -206,10 +224,15 @@ class Verdict:
 
 def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Path, *, record: bool = False,
                       command: str | None = None) -> Verdict:
-    """Run the baseline lifecycle for one experiment's fresh runs."""
-    path = path_for(root, spec.id)
-    fresh = make_baseline(spec, runs, command=command)
-    stale = obtained_path(path)
+    """Run the baseline lifecycle for one experiment's fresh runs.
+
+    The runs' backend picks the file (`active_path`); recording, or a missing baseline, writes that
+    backend's own (TensorFlow's is the shared one), never another backend's."""
+    backend = runs[0].environment.get("backend") if runs else None
+    own = path_for(root, spec.id, backend)
+    path = own if record else active_path(root, spec.id, backend)
+    fresh = make_baseline(spec, runs, command=command or record_command(spec.id, backend))
+    stale = obtained_path(own)
     if record:
         write_json_atomic(path, fresh)
         stale.unlink(missing_ok=True)
@@ -225,7 +248,11 @@ def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Pat
     if failures:
         write_json_atomic(stale, fresh)
         n = len(failures)
-        failures.append(f"obtained results written to {stale} (diff it against {path.name})")
+        failures.append(f"obtained results written to {stale} (diff it against {path})")
+        if path != own:
+            failures.append(f"judged on {backend} against the shared baseline measured on {DEFAULT_BACKEND}; where "
+                            f"the backends truly differ, record {backend}'s own with "
+                            f"`{record_command(spec.id, backend)}` and list it in the README's agreement table")
         return Verdict("mismatch", path, failures, stale, len(checks), n)
     stale.unlink(missing_ok=True)
     return Verdict("ok", path, checked=len(checks))

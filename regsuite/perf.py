@@ -25,6 +25,7 @@ samples, GPU benchmarks and the matmul reference are judged on wall seconds;
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,17 +108,34 @@ def load_run(path: Path) -> SavedRun:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise PerfError(f"{path}: " + invalid_value("benchmarks", "a list (a pytest-benchmark JSON file)",
                                                     type(data.get("benchmarks") if isinstance(data, dict) else data).__name__))
-    samples, extra = {}, {}
+    samples: dict[str, tuple[float, ...]] = {}
+    extra: dict[str, dict[str, Any]] = {}
     for bench in data["benchmarks"]:
         stats = bench.get("stats") or {}
         values = stats.get("data")
         if not values:
             raise PerfError(f"{path}: benchmark {bench.get('fullname')!r} has no per-round data; save runs with "
                             "--benchmark-save-data (pyproject.toml's addopts do)")
-        samples[bench["fullname"]] = tuple(float(v) for v in values)
-        extra[bench["fullname"]] = dict(bench.get("extra_info") or {})
+        name, info = benchmark_name(bench["fullname"]), dict(bench.get("extra_info") or {})
+        if name in samples:  # another pass of the same benchmark: pool its rounds, round by round
+            samples[name] += tuple(float(v) for v in values)
+            for key in PER_ROUND_KEYS:
+                extra[name][key] = list(extra[name].get(key) or []) + list(info.get(key) or [])
+            extra[name]["passes_pooled"] = extra[name].get("passes_pooled", 1) + 1
+        else:
+            samples[name], extra[name] = tuple(float(v) for v in values), info
     return SavedRun(path, dict(data.get("machine_info") or {}), dict(data.get("commit_info") or {}),
                     str(data.get("datetime", "")), samples, extra)
+
+
+_PASS_ID = re.compile(r"-pass\d+(?=[-\]])|(?<=\[)pass\d+-")
+PER_ROUND_KEYS = ("cpu_seconds", "control_cpu_seconds", "control_wall_seconds")
+
+
+def benchmark_name(fullname: str) -> str:
+    """A benchmark's name without its timing pass ('...[lab02/l1-cpu-pass2]' -> '...[lab02/l1-cpu]'): the
+    passes of one benchmark are pooled into one sample set."""
+    return _PASS_ID.sub("", fullname)
 
 
 def saved_runs(storage: Path) -> list[Path]:

@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="baseline folder (default: <rootdir>/baselines)")
     group.addoption("--regsuite-bench-budget", metavar="SECONDS", type=float, default=5.0,
                     help="timed seconds per training benchmark, as epochs (at least 5, at most 15; default 5)")
+    group.addoption("--regsuite-timing-passes", metavar="N", type=int, default=2,
+                    help="time each training benchmark in N passes over the whole timing run, each with a fresh "
+                         "model, all first passes before any second (as asv interleaves rounds); default 2")
     group.addoption("--regsuite-shard", metavar="I/N", default=None,
                     help="run shard I of N (1-based): each experiment's tests go to one shard, chosen by a hash of its "
                          "id; other tests by a hash of their node id")
@@ -123,6 +126,13 @@ class RegsuiteSession:
             bench_budget=opt("--regsuite-bench-budget"),
             results_path=Path(opt("--regsuite-results")) if opt("--regsuite-results") else None,
         )
+
+    @property
+    def backend(self) -> str:
+        """The active Keras backend: it picks the baselines a run is judged against."""
+        from .environment import backend
+
+        return backend()
 
     def seeds_for(self, spec: ExperimentSpec, override: Iterable[int] | None = None) -> tuple[int, ...]:
         """A test's mark, else --regsuite-seeds, else all recorded seeds when recording, else the first few."""
@@ -220,6 +230,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
         specs = list(REGISTRY)
         metafunc.parametrize("experiment", specs, ids=[s.id for s in specs])
+    if "timing_pass" in metafunc.fixturenames:
+        n = metafunc.config.getoption("--regsuite-timing-passes")
+        if n < 1:
+            raise pytest.UsageError(invalid_value("--regsuite-timing-passes", "a positive int", n))
+        metafunc.parametrize("timing_pass", range(1, n + 1), ids=[f"pass{i}" for i in range(1, n + 1)])
+
+
+def _passes_in_order(items: list[pytest.Item]) -> None:
+    """Every benchmark's pass 1 before any pass 2: a slow stretch of the machine then hits one pass of many
+    benchmarks, not every round of one (the order of everything else is kept)."""
+    at = [i for i, it in enumerate(items) if "timing_pass" in getattr(getattr(it, "callspec", None), "params", {})]
+    ordered = sorted((items[i] for i in at), key=lambda it: it.callspec.params["timing_pass"])
+    for i, it in zip(at, ordered):
+        items[i] = it
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -265,6 +289,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         gone = set(map(id, drop))
         config.hook.pytest_deselected(items=drop)
         items[:] = [it for it in items if id(it) not in gone]
+    _passes_in_order(items)
     if config.pluginmanager.hasplugin("xdist"):
         # With `--dist loadgroup` an experiment's tests share one worker, so its seeded runs are trained once.
         for it in items:

@@ -226,5 +226,13 @@ def rounds_for(seconds_per_round: float, budget_seconds: float, *, least: int = 
     return max(least, min(most, int(budget_seconds // seconds_per_round)))
 
 
+def pass_share(budget_seconds: float, passes: int, *, least: int = 5, most: int = 15) -> tuple[float, int, int]:
+    """One pass's (budget, least rounds, most rounds) when a benchmark is timed in `passes` passes whose
+    rounds are pooled: together they keep the budget and still reach `least` rounds."""
+    if passes < 1:
+        raise RegsuiteError(invalid_value("passes", "a positive int", passes))
+    return budget_seconds / passes, -(-least // passes), max(1, most // passes)
+
+
 def invalid_procedure(spec: ExperimentSpec) -> RegsuiteError:
     return RegsuiteError(invalid_value("procedure", "'keras_fit' (only Keras fits are timed)", spec.procedure, where=spec.id))

@@ -143,3 +143,39 @@ def test_digest_ignores_fields_at_their_default():
 
     assert "tensorboard" not in canonical(SPEC.fit) and "early_stopping" not in canonical(SPEC.fit)
     assert SPEC.digest != SPEC.replace(fit=SPEC.fit.__class__(epochs=3, batch_size=8, train_count=40, tensorboard=True)).digest
+
+
+def _on(backend, rs):
+    import dataclasses
+
+    return [dataclasses.replace(r, environment={**r.environment, "backend": backend}) for r in rs]
+
+
+def test_another_backend_is_judged_against_the_shared_baseline_until_it_has_its_own(tmp_path):
+    shared = baselines.path_for(tmp_path, SPEC.id)
+    jax_own = tmp_path / "backends" / "jax" / "keras_regularization" / "tiny.json"
+    assert baselines.path_for(tmp_path, SPEC.id, "jax") == jax_own
+    assert baselines.path_for(tmp_path, SPEC.id, "tensorflow") == shared
+    baselines.compare_or_record(SPEC, runs(), tmp_path)  # the shared one, measured on TensorFlow
+    assert baselines.compare_or_record(SPEC, _on("jax", runs()), tmp_path).status == "ok"
+
+    v = baselines.compare_or_record(SPEC, _on("jax", runs(shift=1.0)), tmp_path)
+    assert v.status == "mismatch" and v.path == shared and v.obtained == jax_own.with_name("tiny.obtained.json")
+    assert "judged on jax against the shared baseline measured on tensorflow" in v.failures[-1]
+    assert "`KERAS_BACKEND=jax pytest bench -k 'keras_regularization/tiny' --regsuite-record" in v.failures[-1]
+
+    before = shared.read_text()
+    v = baselines.compare_or_record(SPEC, _on("jax", runs(shift=1.0)), tmp_path, record=True)
+    assert v.status == "recorded" and v.path == jax_own and shared.read_text() == before
+    assert json.loads(jax_own.read_text())["provenance"]["command"].startswith("KERAS_BACKEND=jax pytest bench")
+    assert baselines.active_path(tmp_path, SPEC.id, "jax") == jax_own
+    assert baselines.compare_or_record(SPEC, _on("jax", runs(shift=1.0)), tmp_path).status == "ok"
+    assert baselines.compare_or_record(SPEC, runs(), tmp_path).status == "ok"  # TensorFlow still on the shared one
+
+
+def test_a_backend_folder_holding_another_backends_baseline_is_an_error(tmp_path):
+    path = baselines.path_for(tmp_path, SPEC.id, "torch")
+    write_json_atomic(path, baselines.make_baseline(SPEC, _on("jax", runs())))
+    with pytest.raises(BaselineError, match=r"Invalid value for `provenance.backend`. Expected 'torch' \(the backend "
+                                            r"folder it is stored in\). Received: provenance.backend='jax'"):
+        baselines.compare_or_record(SPEC, _on("torch", runs()), tmp_path)

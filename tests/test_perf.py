@@ -213,3 +213,26 @@ def test_rounds_divided_by_different_control_workloads_are_judged_on_cpu_seconds
     assert wall_rel.metric == "wall"
     (same,) = perf.compare(_run(STEADY, STEADY, control=CONTROL, control_kind="keras-fit"), new)
     assert same.metric == "cpu-rel" and same.verdict == "unchanged"
+
+
+def test_a_benchmarks_timing_passes_are_pooled_round_by_round(tmp_path):
+    def entry(pass_, wall, cpu, control):
+        name = f"test_train_time[pass{pass_}-keras_regularization/l1-cpu]"
+        return {"name": name, "fullname": f"bench/test_timing.py::{name}", "stats": {"data": wall},
+                "extra_info": {"device": "cpu", "cpu_seconds": cpu, "control_cpu_seconds": control,
+                               "control_wall_seconds": control, "timing_pass": pass_}}
+
+    doc = {"machine_info": MACHINE, "commit_info": {}, "datetime": "",
+           "benchmarks": [entry(1, [1.0, 1.1, 1.2], [1.0, 1.1, 1.2], [0.5, 0.5, 0.6]),
+                          entry(2, [2.0, 2.2, 2.4], [2.0, 2.2, 2.4], [1.0, 1.1, 1.2])]}
+    path = tmp_path / "0001_x.json"
+    path.write_text(json.dumps(doc))
+    run = perf.load_run(path)
+    name = "bench/test_timing.py::test_train_time[keras_regularization/l1-cpu]"
+    assert list(run.samples) == [name] and run.samples[name] == (1.0, 1.1, 1.2, 2.0, 2.2, 2.4)
+    assert run.extra[name]["passes_pooled"] == 2
+    # each round stays paired with the control timed before it: pass 2's machine was twice as slow
+    assert run.metric_samples(name) == ("cpu-rel", pytest.approx((2.0, 2.2, 2.0, 2.0, 2.0, 2.0)))
+    assert perf.benchmark_name("t[lab02/l1-cpu-pass12]") == "t[lab02/l1-cpu]"
+    assert perf.benchmark_name("t[pass3-lab02/l1-cpu]") == "t[lab02/l1-cpu]"
+    assert perf.benchmark_name("t[lab02/bypass1-cpu]") == "t[lab02/bypass1-cpu]"

@@ -249,3 +249,22 @@ def test_experiment_is_found_in_an_alteration_id():
     assert item_experiment(Item()) == "lab02/l2"
     Item.callspec.id = "lab02/l2_not_an_id"
     assert item_experiment(Item()) is None
+
+
+def test_timing_passes_run_every_benchmarks_first_pass_before_any_second(pytester):
+    pytester.makepyfile(test_t="""
+import pytest
+
+@pytest.mark.parametrize("name", ["a", "b", "c"])
+def test_time(name, timing_pass):
+    pass
+
+def test_other():
+    pass
+""")
+    result = pytester.runpytest_inprocess("-v", "-p", "no:cacheprovider", "--regsuite-timing-passes=3")
+    order = [line.split("::")[1].split(" ")[0] for line in result.outlines if "::test_" in line and "PASSED" in line]
+    assert order == [f"test_time[pass{p}-{n}]" for p in (1, 2, 3) for n in "abc"] + ["test_other"]
+    bad = pytester.runpytest_inprocess("--regsuite-timing-passes=0")
+    assert bad.ret != 0 and "Invalid value for `--regsuite-timing-passes`. Expected a positive int. Received: " \
+                           "--regsuite-timing-passes=0" in "\n".join(bad.outlines + bad.errlines)

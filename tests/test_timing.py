@@ -68,3 +68,10 @@ def test_the_control_is_a_named_fixed_keras_epoch_timed_in_wall_and_cpu_seconds(
     assert wall > 0 and cpu > 0
     assert control._model.count_params() == 64 * 64 + 64 + 64 * 10 + 10  # the workload KIND names
     assert "Dense 64-64-10" in timing.Control.KIND
+
+
+@pytest.mark.parametrize("passes, share", [(1, (6.0, 5, 15)), (2, (3.0, 3, 7)), (3, (2.0, 2, 5))])
+def test_passes_share_the_budget_and_still_reach_5_rounds(passes, share):
+    assert timing.pass_share(6.0, passes) == share
+    with pytest.raises(Exception, match=r"Invalid value for `passes`. Expected a positive int. Received: passes=0"):
+        timing.pass_share(6.0, 0)
