@@ -54,6 +54,20 @@ def _skip_if_disabled(benchmark) -> None:
                     "timed; run the timings serially with `pytest bench -m timing`")
 
 
+def _pooled(earlier: dict | None, info: dict, epochs: list[float], timing_pass: int) -> dict:
+    """The terminal summary's entry: steady state over every pass so far; peak RSS as the first pass saw it
+    (by a later pass the process has run every other document)."""
+    if earlier is None or timing_pass == 1:
+        return {**info, "pooled_epoch_seconds": list(epochs)}
+    pooled = earlier["pooled_epoch_seconds"] + list(epochs)
+    steady = statistics.median(pooled)
+    return {**info, "pooled_epoch_seconds": pooled, "steady_epoch_seconds": steady,
+            "achieved_gflops": info["achieved_gflops"] * info["steady_epoch_seconds"] / steady,
+            "fraction_of_reference": (info["fraction_of_reference"] * info["steady_epoch_seconds"] / steady
+                                      if info.get("fraction_of_reference") else None),
+            "peak_rss_mb": earlier["peak_rss_mb"]}
+
+
 @pytest.fixture(scope="session")
 def reference_gflops():
     """This machine's float32 matmul GFLOP/s per device, measured once per session."""
@@ -133,6 +147,6 @@ def test_train_time(benchmark, regsuite, spec, device, timing_pass, reference_gf
     if spec.id in DOCUMENTED:
         info["documented_fit_seconds"] = DOCUMENTED[spec.id]
     benchmark.extra_info.update(info)
-    regsuite.timings[(spec.id, device)] = info
+    regsuite.timings[(spec.id, device)] = _pooled(regsuite.timings.get((spec.id, device)), info, epochs, timing_pass)
     assert len(epochs) == rounds == len(cpu_seconds) == len(controls) and all(t > 0 for t in epochs)
     assert info["samples_per_second"] > 0 and info["train_flops_per_step"] > 0

@@ -114,7 +114,17 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return perf.EXIT_NOT_COMPARABLE
     overrides = perf.spec_min_effects()
-    changes = perf.compare(old, new, overrides, args.min_effect, metric=args.metric)
+    if args.noise_runs == "none":
+        history = []
+    elif args.noise_runs == "earlier":
+        history = perf.earlier_comparable([perf.load_run(p) for p in perf.saved_runs(Path(args.storage))], old)
+    else:
+        history = [r for r in (perf.load_run(p) for p in perf.saved_runs(Path(args.noise_runs)))
+                   if not perf.incomparable(r.machine, old.machine)]
+    floors = perf.noise_floors(history, args.metric)
+    print(f"noise floors: {len(floors)} benchmark(s) from {len(history)} comparable run(s) of {args.noise_runs!r} "
+          f"(min effect raised to {perf.NOISE_K:g} x run-to-run CV; needs {perf.MIN_HISTORY} runs)")
+    changes = perf.compare(old, new, overrides, args.min_effect, metric=args.metric, noise=floors)
     if not changes:
         raise perf.PerfError(f"{old_path} and {new_path} share no benchmark")
     width = max(len(c.benchmark) for c in changes)
@@ -189,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--min-effect", type=float, default=0.10,
                     help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
     pc.add_argument("--metric", choices=perf.METRICS, default="auto", help=METRIC_HELP)
+    pc.add_argument("--noise-runs", default="earlier", metavar="earlier|none|DIR",
+                    help="runs of unchanged code whose run-to-run spread raises each benchmark's min effect to "
+                         "4 x its CV: 'earlier' (default: the comparable runs saved before the old one, once there "
+                         "are 3), 'none', or another storage folder")
     pc.set_defaults(func=_cmd_perf_compare)
     ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
     ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")

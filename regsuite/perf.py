@@ -3,7 +3,8 @@
 A change between two runs is reported only when it is both significant on
 the per-round samples (two-sided Mann-Whitney U, as airspeed velocity does)
 and larger than a minimum effect on the medians (default 10 %, overridable
-per experiment). Runs from different machines or library versions are not
+per experiment, and raised to 4 x a benchmark's run-to-run coefficient of
+variation where at least 3 earlier comparable runs measure it). Runs from different machines or library versions are not
 comparable: that is reported as such, never as a regression.
 
 Which samples (`metric`): by default a CPU benchmark is judged on each
@@ -39,6 +40,8 @@ MIN_EFFECT = 0.10
 COMPARABLE_KEYS = ("cpu_model", "cpu_count", "memory_gb", "gpu", "backend", "tensorflow", "keras", "numpy", "python")
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
 METRICS = ("auto", "cpu-rel", "wall-rel", "cpu", "wall")
+NOISE_K = 4.0
+MIN_HISTORY = 3
 
 
 class PerfError(RegsuiteError):
@@ -204,9 +207,30 @@ class Change:
         return "unchanged"
 
 
+def noise_floors(runs: Sequence[SavedRun], metric: str = "auto", k: float = NOISE_K) -> dict[str, float]:
+    """Per benchmark, `k` x the coefficient of variation of its medians across `runs` (earlier comparable runs),
+    for benchmarks in at least `MIN_HISTORY` of them: the smallest change this machine's run-to-run noise makes
+    unlikely. k = 4: for two runs' medians each off by CV, 4 CV is 2.8 standard deviations of their difference,
+    about one false alarm in 400 one-sided comparisons if the noise were normal."""
+    medians: dict[str, list[float]] = {}
+    for run in runs:
+        for name in run.samples:
+            medians.setdefault(name, []).append(statistics.median(run.metric_samples(name, metric)[1]))
+    return {name: k * statistics.stdev(ms) / statistics.fmean(ms) for name, ms in medians.items()
+            if len(ms) >= MIN_HISTORY}
+
+
+def earlier_comparable(runs: Sequence[SavedRun], old: SavedRun) -> list[SavedRun]:
+    """The runs saved before `old` on the same machine and library versions."""
+    before = [r for r in runs if r.name < old.name]
+    return [r for r in before if not incomparable(r.machine, old.machine)]
+
+
 def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | None = None,
-            default_min_effect: float = MIN_EFFECT, metric: str = "auto") -> list[Change]:
-    """Every benchmark the two runs share, judged by the rule above (both runs on the same metric)."""
+            default_min_effect: float = MIN_EFFECT, metric: str = "auto",
+            noise: Mapping[str, float] | None = None) -> list[Change]:
+    """Every benchmark the two runs share, judged by the rule above (both runs on the same metric). `noise`
+    (see `noise_floors`) raises a benchmark's minimum effect to its measured run-to-run noise."""
     out = []
     for name in sorted(set(old.samples) & set(new.samples)):
         kind_a, a = old.metric_samples(name, metric)
@@ -217,7 +241,7 @@ def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | Non
             common = "cpu" if kind_a in ("cpu-rel", "cpu") and kind_b in ("cpu-rel", "cpu", "other control") else "wall"
             kind_a, a = old.metric_samples(name, common)
             kind_b, b = new.metric_samples(name, common)
-        effect = _min_effect_for(name, min_effects or {}, default_min_effect)
+        effect = max(_min_effect_for(name, min_effects or {}, default_min_effect), (noise or {}).get(name, 0.0))
         out.append(Change(name, statistics.median(a), statistics.median(b), mann_whitney_p(a, b), effect, kind_a))
     return out
 
@@ -248,7 +272,8 @@ def history_rows(runs: Sequence[SavedRun], min_effects: Mapping[str, float] | No
     for run in runs:
         changes = {}
         if prev is not None and not incomparable(prev.machine, run.machine):
-            changes = {c.benchmark: c for c in compare(prev, run, min_effects, metric=metric)}
+            floors = noise_floors(earlier_comparable(runs, prev), metric)
+            changes = {c.benchmark: c for c in compare(prev, run, min_effects, metric=metric, noise=floors)}
         for name in run.samples:
             kind, samples = run.metric_samples(name, metric)
             c = changes.get(name)

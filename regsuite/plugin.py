@@ -364,7 +364,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 
 def _timing_summary(tr: Any, timings: dict[tuple[str, str], dict[str, Any]]) -> None:
-    """Steady-state epoch medians per experiment and device, GPU/CPU speedup, peak RSS per document."""
+    """Steady-state epoch medians per experiment and device (passes pooled), GPU/CPU speedup, peak RSS per document."""
     ids = sorted({k[0] for k in timings})
     tr.write_line("training speed (median steady-state epoch, training only):")
     tr.write_line(f"  {'experiment':<36} {'cpu s/epoch':>12} {'gpu s/epoch':>12} {'gpu speedup':>12} "
@@ -381,7 +381,7 @@ def _timing_summary(tr: Any, timings: dict[tuple[str, str], dict[str, Any]]) -> 
     for (exp_id, _), info in timings.items():
         doc = exp_id.split("/")[0]
         peaks[doc] = max(peaks.get(doc, 0.0), info["peak_rss_mb"])
-    tr.write_line("peak RSS of the process by the end of each document's timings (MiB): "
+    tr.write_line("peak RSS of the process by the end of each document's (first-pass) timings (MiB): "
                   + ", ".join(f"{d} {v:.0f}" for d, v in sorted(peaks.items(), key=lambda kv: kv[1])))
 
 

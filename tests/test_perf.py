@@ -236,3 +236,26 @@ def test_a_benchmarks_timing_passes_are_pooled_round_by_round(tmp_path):
     assert perf.benchmark_name("t[lab02/l1-cpu-pass12]") == "t[lab02/l1-cpu]"
     assert perf.benchmark_name("t[pass3-lab02/l1-cpu]") == "t[lab02/l1-cpu]"
     assert perf.benchmark_name("t[lab02/bypass1-cpu]") == "t[lab02/bypass1-cpu]"
+
+
+def test_noise_floors_are_4_cvs_of_earlier_medians_and_need_3_runs():
+    runs = [_run(STEADY, tuple(t * f for t in STEADY)) for f in (1.0, 1.1, 0.9)]
+    (floor,) = perf.noise_floors(runs).values()
+    assert floor == pytest.approx(4 * 0.1, rel=0.02)  # medians 1.0, 1.1, 0.9: CV 10 %
+    assert perf.noise_floors(runs[:2]) == {}
+
+
+def test_a_change_inside_the_benchmarks_measured_noise_is_not_a_regression(tmp_path, capsys):
+    for counter, (seed, slow) in enumerate([(1, 0.0), (2, 0.25), (3, -0.2), (4, 0.0), (5, 0.3)], start=1):
+        save_run(tmp_path, counter, seed=seed, slow={NAMES[0]: slow})
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))  # 0004 vs 0005: +30 %, noise floor ~90 %
+    assert code == 0 and "from 3 comparable run(s) of 'earlier'" in out
+    line = next(line for line in out.splitlines() if "keras_regularization/l1" in line)
+    assert line.endswith("unchanged") and "10%" not in line
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--noise-runs", "none")
+    assert code == 1 and "from 0 comparable run(s)" in out
+    other = tmp_path / "calm"
+    for counter in (1, 2, 3):
+        save_run(other, counter, seed=10 + counter)
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--noise-runs", str(other))
+    assert code == 1 and "2 benchmark(s) from 3 comparable run(s)" in out
