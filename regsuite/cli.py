@@ -199,10 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--min-effect", type=float, default=0.10,
                     help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
     pc.add_argument("--metric", choices=perf.METRICS, default="auto", help=METRIC_HELP)
-    pc.add_argument("--noise-runs", default="earlier", metavar="earlier|none|DIR",
+    pc.add_argument("--noise-runs", default="none", metavar="none|earlier|DIR",
                     help="runs of unchanged code whose run-to-run spread raises each benchmark's min effect to "
-                         "4 x its CV: 'earlier' (default: the comparable runs saved before the old one, once there "
-                         "are 3), 'none', or another storage folder")
+                         "4 x its CV: 'none' (default), 'earlier' (the comparable runs saved before the old one, "
+                         "once there are 3), or another storage folder; fewer false alarms, less sensitivity")
     pc.set_defaults(func=_cmd_perf_compare)
     ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
     ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")

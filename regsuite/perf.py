@@ -3,8 +3,8 @@
 A change between two runs is reported only when it is both significant on
 the per-round samples (two-sided Mann-Whitney U, as airspeed velocity does)
 and larger than a minimum effect on the medians (default 10 %, overridable
-per experiment, and raised to 4 x a benchmark's run-to-run coefficient of
-variation where at least 3 earlier comparable runs measure it). Runs from different machines or library versions are not
+per experiment; optionally raised to 4 x a benchmark's run-to-run
+coefficient of variation measured on earlier runs of unchanged code). Runs from different machines or library versions are not
 comparable: that is reported as such, never as a regression.
 
 Which samples (`metric`): by default a CPU benchmark is judged on each
@@ -265,14 +265,14 @@ def cv(samples: Sequence[float]) -> float:
 
 
 def history_rows(runs: Sequence[SavedRun], min_effects: Mapping[str, float] | None = None,
-                 metric: str = "auto") -> dict[str, list[dict]]:
+                 metric: str = "auto", noise_from_history: bool = False) -> dict[str, list[dict]]:
     """Per benchmark, one row per run (median, CV) with a step change marked where the rule flags the pair."""
     rows: dict[str, list[dict]] = {}
     prev: SavedRun | None = None
     for run in runs:
         changes = {}
         if prev is not None and not incomparable(prev.machine, run.machine):
-            floors = noise_floors(earlier_comparable(runs, prev), metric)
+            floors = noise_floors(earlier_comparable(runs, prev), metric) if noise_from_history else {}
             changes = {c.benchmark: c for c in compare(prev, run, min_effects, metric=metric, noise=floors)}
         for name in run.samples:
             kind, samples = run.metric_samples(name, metric)
