@@ -151,7 +151,8 @@ def _cmd_perf_history(args: argparse.Namespace) -> int:
     for name, series in sorted(rows.items()):
         print(name)
         for r in series:
-            print(f"  {r['run']:<40} {r['metric']:>4} median {r['median']:9.4f} s  cv {r['cv']:6.1%}  "
+            unit = "x control" if r["metric"].endswith("-rel") else "s"  # a round divided by its control
+            print(f"  {r['run']:<40} {r['metric']:>4} median {r['median']:9.4f} {unit}  cv {r['cv']:6.1%}  "
                   f"(wall median {r['wall_median']:9.4f} s)  rounds {r['rounds']:>3}  "
                   f"{r['commit']:<10} {r['step']}")
     if args.plots:
