@@ -109,11 +109,11 @@ class Control:
     """A fixed small Keras training epoch timed right before each round of a benchmark.
 
     The machine's speed drifts within a run (on a shared VM, whole stretches of a
-    minute run 15-45 % slower in CPU time, measured), and that drift hits Keras's
-    small-batch fit loop (Python, op dispatch, threads) more than a big matmul:
-    measured here, a 512² matmul chain timed beside keras_regularization/l2 stayed
-    flat while the epoch's CPU time moved 17 % between fresh models; the same
-    epoch divided by this control moved 4 %. A round divided by the control timed
+    minute run 15-45 % slower in CPU time, measured), and that drift hits
+    Keras's small-batch fit loop (Python, op dispatch, threads) more than a big
+    matmul: measured over 16 benchmarks x 5 unchanged runs, the run-to-run CV of
+    the medians divided by a 512² matmul chain was 8.5 % (median), divided by
+    this control 4.4 %. A round divided by the control timed
     next to it keeps the benchmark's own cost and drops most of that drift. What
     slows every Keras fit alike is divided out too, on purpose: runs of other
     library versions are not comparable anyway (`perf.COMPARABLE_KEYS`).
