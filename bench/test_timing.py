@@ -97,7 +97,7 @@ def test_matmul_reference(benchmark, device, reference_gflops):
 @pytest.mark.needs_data
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("spec", TIMED, ids=[s.id for s in TIMED])
-def test_train_time(benchmark, regsuite, spec, device, timing_pass, reference_gflops, request):
+def test_train_time(benchmark, regsuite, spec, device, timing_pass, reference_gflops):
     _skip_if_disabled(benchmark)
     benchmark.group = f"{spec.document} ({device})"
     try:
@@ -125,7 +125,7 @@ def test_train_time(benchmark, regsuite, spec, device, timing_pass, reference_gf
 
     try:
         control = timing.Control(device)
-        passes = request.config.getoption("--regsuite-timing-passes")
+        passes = regsuite.timing_passes
         budget, least, most = timing.pass_share(regsuite.bench_budget, passes)
         per_round = bench.first_epoch_seconds
         if per_round * least < budget:  # short epochs: a warm epoch (a warm-up round) tells the steady cost

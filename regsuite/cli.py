@@ -114,13 +114,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
             print(f"  {line}")
         return perf.EXIT_NOT_COMPARABLE
     overrides = perf.spec_min_effects()
-    if args.noise_runs == "none":
-        history = []
-    elif args.noise_runs == "earlier":
-        history = perf.earlier_comparable([perf.load_run(p) for p in perf.saved_runs(Path(args.storage))], old)
-    else:
-        history = [r for r in (perf.load_run(p) for p in perf.saved_runs(Path(args.noise_runs)))
-                   if not perf.incomparable(r.machine, old.machine)]
+    history = perf.noise_runs(args.noise_runs, Path(args.storage), old)
     floors = perf.noise_floors(history, args.metric)
     print(f"noise floors: {len(floors)} benchmark(s) from {len(history)} comparable run(s) of {args.noise_runs!r} "
           f"(min effect raised to {perf.NOISE_K:g} x run-to-run CV; needs {perf.MIN_HISTORY} runs)")

@@ -220,10 +220,15 @@ def noise_floors(runs: Sequence[SavedRun], metric: str = "auto", k: float = NOIS
             if len(ms) >= MIN_HISTORY}
 
 
-def earlier_comparable(runs: Sequence[SavedRun], old: SavedRun) -> list[SavedRun]:
-    """The runs saved before `old` on the same machine and library versions."""
-    before = [r for r in runs if r.name < old.name]
-    return [r for r in before if not incomparable(r.machine, old.machine)]
+def noise_runs(source: str, storage: Path, old: SavedRun) -> list[SavedRun]:
+    """The unchanged runs noise floors come from, all comparable with `old`: 'none'; 'earlier' (those saved in
+    `storage` before `old`); or another storage folder's."""
+    if source == "none":
+        return []
+    runs = [load_run(p) for p in saved_runs(Path(storage if source == "earlier" else source))]
+    if source == "earlier":
+        runs = [r for r in runs if r.name < old.name]
+    return [r for r in runs if not incomparable(r.machine, old.machine)]
 
 
 def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | None = None,
@@ -235,10 +240,10 @@ def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | Non
     for name in sorted(set(old.samples) & set(new.samples)):
         kind_a, a = old.metric_samples(name, metric)
         kind_b, b = new.metric_samples(name, metric)
-        if kind_a == kind_b and kind_a.endswith("-rel") and old.control_kind(name) != new.control_kind(name):
-            kind_b = "other control"  # rounds divided by different workloads are not on one scale
-        if kind_a != kind_b:  # one run saved less than the other: judge both on what both have
-            common = "cpu" if kind_a in ("cpu-rel", "cpu") and kind_b in ("cpu-rel", "cpu", "other control") else "wall"
+        # One run saved less than the other, or their rounds were divided by different control workloads (not
+        # one scale): judge both on what both have.
+        if kind_a != kind_b or (kind_a.endswith("-rel") and old.control_kind(name) != new.control_kind(name)):
+            common = "cpu" if {kind_a, kind_b} <= {"cpu-rel", "cpu"} else "wall"
             kind_a, a = old.metric_samples(name, common)
             kind_b, b = new.metric_samples(name, common)
         effect = max(_min_effect_for(name, min_effects or {}, default_min_effect), (noise or {}).get(name, 0.0))
@@ -265,15 +270,14 @@ def cv(samples: Sequence[float]) -> float:
 
 
 def history_rows(runs: Sequence[SavedRun], min_effects: Mapping[str, float] | None = None,
-                 metric: str = "auto", noise_from_history: bool = False) -> dict[str, list[dict]]:
+                 metric: str = "auto") -> dict[str, list[dict]]:
     """Per benchmark, one row per run (median, CV) with a step change marked where the rule flags the pair."""
     rows: dict[str, list[dict]] = {}
     prev: SavedRun | None = None
     for run in runs:
         changes = {}
         if prev is not None and not incomparable(prev.machine, run.machine):
-            floors = noise_floors(earlier_comparable(runs, prev), metric) if noise_from_history else {}
-            changes = {c.benchmark: c for c in compare(prev, run, min_effects, metric=metric, noise=floors)}
+            changes = {c.benchmark: c for c in compare(prev, run, min_effects, metric=metric)}
         for name in run.samples:
             kind, samples = run.metric_samples(name, metric)
             c = changes.get(name)

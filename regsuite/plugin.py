@@ -100,6 +100,7 @@ class RegsuiteSession:
     baseline_root: Path
     max_seeds: int = 3
     bench_budget: float = 5.0
+    timing_passes: int = 2
     timings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     runs: dict[tuple[str, str, int], RunResult] = field(default_factory=dict)
     checks_passed: int = 0
@@ -124,6 +125,7 @@ class RegsuiteSession:
             baseline_root=Path(root) if root else Path(config.rootpath) / "baselines",
             max_seeds=_positive(opt("--regsuite-max-seeds")),
             bench_budget=opt("--regsuite-bench-budget"),
+            timing_passes=opt("--regsuite-timing-passes"),
             results_path=Path(opt("--regsuite-results")) if opt("--regsuite-results") else None,
         )
 
@@ -231,7 +233,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         specs = list(REGISTRY)
         metafunc.parametrize("experiment", specs, ids=[s.id for s in specs])
     if "timing_pass" in metafunc.fixturenames:
-        n = metafunc.config.getoption("--regsuite-timing-passes")
+        n = metafunc.config.stash[_STATE].timing_passes
         if n < 1:
             raise pytest.UsageError(invalid_value("--regsuite-timing-passes", "a positive int", n))
         metafunc.parametrize("timing_pass", range(1, n + 1), ids=[f"pass{i}" for i in range(1, n + 1)])
