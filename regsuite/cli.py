@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import datasets
 from .errors import RegsuiteError, invalid_value
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from . import perf
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -127,9 +132,42 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
         print(f"{c.benchmark.ljust(width)}  {c.metric:>6}  {c.old_median:10.4f}  {c.new_median:10.4f}  {c.ratio:6.3f}  "
               f"{c.p_value:16.4f}  {c.min_effect:10.0%}  {c.verdict}")
     regressions = [c for c in changes if c.verdict == "regression"]
-    print(f"{len(regressions)} regression(s), {sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
+    if regressions and args.confirm:
+        regressions = _confirmed(old, new, regressions, Path(args.storage),
+                                 dict(min_effects=overrides, default_min_effect=args.min_effect, metric=args.metric,
+                                      noise=floors))
+    print(f"{len(regressions)} regression(s){' (confirmed)' if args.confirm else ''}, "
+          f"{sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
           f"{len(changes)} benchmark(s) compared (alpha {perf.ALPHA})")
     return perf.EXIT_REGRESSION if regressions else perf.EXIT_OK
+
+
+def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change], storage: Path,
+               rule: dict) -> list[perf.Change]:
+    """Time the flagged benchmarks again in a fresh pytest process; keep those the re-timing flags too."""
+    import shlex
+    import subprocess
+
+    from . import perf
+
+    cmd = perf.rerun_command(new, [c.benchmark for c in flagged], storage)
+    print(f"confirming {len(flagged)} flagged benchmark(s) in a fresh process:\n  {shlex.join(cmd)}", flush=True)
+    folder = storage / perf.CONFIRM_DIR
+    before = set(folder.rglob("*.json")) if folder.is_dir() else set()
+    code = subprocess.call(cmd)
+    made = sorted(set(folder.rglob("*.json")) - before) if folder.is_dir() else []
+    if code != 0 or len(made) != 1:
+        raise perf.PerfError(f"the re-timing exited {code} and saved {len(made)} run(s) under {folder} (expected 0 "
+                             "and 1); run the command above to see why")
+    rerun = perf.load_run(made[0])
+    print(f"re-timed: {made[0]}")
+    kept = []
+    for first, again in perf.confirm(old, rerun, flagged, **rule):
+        confirmed = again.verdict == "regression"
+        kept += [first] if confirmed else []
+        print(f"  {first.benchmark}: ratio {first.ratio:.3f} then {again.ratio:.3f} (p {again.p_value:.4f}) "
+              f"{'confirmed' if confirmed else 'not confirmed'}")
+    return kept
 
 
 def _cmd_perf_history(args: argparse.Namespace) -> int:
@@ -198,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="runs of unchanged code whose run-to-run spread raises each benchmark's min effect to "
                          "4 x its CV: 'none' (default), 'earlier' (the comparable runs saved before the old one, "
                          "once there are 3), or another storage folder; fewer false alarms, less sensitivity")
+    pc.add_argument("--confirm", action="store_true",
+                    help="time each flagged benchmark again in a fresh pytest process (run from the project's "
+                         "folder; saved under STORAGE/confirmations) and report only the regressions that "
+                         "re-timing shows too")
     pc.set_defaults(func=_cmd_perf_compare)
     ph = perf_sub.add_parser("history", help="a table of every saved run per benchmark, step changes marked")
     ph.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")

@@ -5,7 +5,12 @@ the per-round samples (two-sided Mann-Whitney U, as airspeed velocity does)
 and larger than a minimum effect on the medians (default 10 %, overridable
 per experiment; optionally raised to 4 x a benchmark's run-to-run
 coefficient of variation measured on earlier runs of unchanged code). Runs from different machines or library versions are not
-comparable: that is reported as such, never as a regression.
+comparable: that is reported as such, never as a regression. With
+`confirm`, a flagged benchmark is timed again in a fresh process and stays a
+regression only if that re-timing, against the same old run, is one too: a
+run's medians drift between processes (measured here: 8 of 410 unchanged
+comparisons flagged at 11-32 %), and the rounds inside one run cannot show
+that drift, a second process can.
 
 Which samples (`metric`): by default a CPU benchmark is judged on each
 round's process CPU seconds divided by the CPU seconds of a fixed control
@@ -42,6 +47,8 @@ EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
 METRICS = ("auto", "cpu-rel", "wall-rel", "cpu", "wall")
 NOISE_K = 4.0
 MIN_HISTORY = 3
+# Under a storage folder: re-timings of flagged benchmarks (`rerun_command`), kept apart from the runs themselves.
+CONFIRM_DIR = "confirmations"
 
 
 class PerfError(RegsuiteError):
@@ -58,6 +65,7 @@ class SavedRun:
     datetime: str
     samples: Mapping[str, tuple[float, ...]]  # benchmark fullname -> per-round seconds
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    node_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # benchmark -> its passes' pytest ids
 
     @property
     def name(self) -> str:
@@ -113,6 +121,7 @@ def load_run(path: Path) -> SavedRun:
                                                     type(data.get("benchmarks") if isinstance(data, dict) else data).__name__))
     samples: dict[str, tuple[float, ...]] = {}
     extra: dict[str, dict[str, Any]] = {}
+    node_ids: dict[str, tuple[str, ...]] = {}
     for bench in data["benchmarks"]:
         stats = bench.get("stats") or {}
         values = stats.get("data")
@@ -120,6 +129,7 @@ def load_run(path: Path) -> SavedRun:
             raise PerfError(f"{path}: benchmark {bench.get('fullname')!r} has no per-round data; save runs with "
                             "--benchmark-save-data (pyproject.toml's addopts do)")
         name, info = benchmark_name(bench["fullname"]), dict(bench.get("extra_info") or {})
+        node_ids[name] = node_ids.get(name, ()) + (bench["fullname"],)
         if name in samples:  # another pass of the same benchmark: pool its rounds, round by round
             samples[name] += tuple(float(v) for v in values)
             for key in PER_ROUND_KEYS:
@@ -128,7 +138,7 @@ def load_run(path: Path) -> SavedRun:
         else:
             samples[name], extra[name] = tuple(float(v) for v in values), info
     return SavedRun(path, dict(data.get("machine_info") or {}), dict(data.get("commit_info") or {}),
-                    str(data.get("datetime", "")), samples, extra)
+                    str(data.get("datetime", "")), samples, extra, node_ids)
 
 
 _PASS_ID = re.compile(r"-pass\d+(?=[-\]])|(?<=\[)pass\d+-")
@@ -147,7 +157,8 @@ def saved_runs(storage: Path) -> list[Path]:
     if not storage.is_dir():
         raise PerfError(invalid_value("storage", "a folder of saved pytest-benchmark runs", str(storage))
                         + " (run `pytest bench -k timing` first; runs are saved with --benchmark-autosave)")
-    return sorted(storage.rglob("*.json"), key=lambda p: (p.name, str(p)))
+    runs = (p for p in storage.rglob("*.json") if CONFIRM_DIR not in p.relative_to(storage).parts)
+    return sorted(runs, key=lambda p: (p.name, str(p)))
 
 
 def resolve(storage: Path, names: Sequence[str]) -> list[Path]:
@@ -249,6 +260,40 @@ def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | Non
         effect = max(_min_effect_for(name, min_effects or {}, default_min_effect), (noise or {}).get(name, 0.0))
         out.append(Change(name, statistics.median(a), statistics.median(b), mann_whitney_p(a, b), effect, kind_a))
     return out
+
+
+def rerun_command(run: SavedRun, benchmarks: Sequence[str], storage: Path) -> list[str]:
+    """The pytest command that times `benchmarks` again as `run` timed them (same passes and budget), in a fresh
+    process, saving under `storage`/CONFIRM_DIR. Run it from the folder the run was made in (node ids are
+    relative to that rootdir)."""
+    import sys
+
+    missing = [b for b in benchmarks if b not in run.node_ids]
+    if missing:
+        raise PerfError(f"{run.path}: " + invalid_value("benchmarks", "benchmarks of this run", missing))
+    info = run.extra.get(benchmarks[0], {}) if benchmarks else {}
+    settings = [f"--regsuite-timing-passes={info['timing_passes']}"] if info.get("timing_passes") else []
+    settings += [f"--regsuite-bench-budget={info['bench_budget']}"] if info.get("bench_budget") else []
+    nodes = [n for b in benchmarks for n in run.node_ids[b]]
+    target = Path(storage).resolve() / CONFIRM_DIR
+    return [sys.executable, "-m", "pytest", *nodes, "-p", "no:cacheprovider", "-q", *settings,
+            f"--benchmark-storage=file://{target}"]
+
+
+def confirm(old: SavedRun, rerun: SavedRun, flagged: Sequence[Change], min_effects: Mapping[str, float] | None = None,
+            default_min_effect: float = MIN_EFFECT, metric: str = "auto",
+            noise: Mapping[str, float] | None = None) -> list[tuple[Change, Change]]:
+    """Each flagged change beside the re-timing's change against the same old run, by the same rule; a
+    regression is confirmed when both say so."""
+    differs = incomparable(old.machine, rerun.machine)
+    if differs:
+        raise PerfError(f"{rerun.path}: the re-timing is not comparable with {old.path} ({'; '.join(differs)})")
+    again = {c.benchmark: c for c in compare(old, rerun, min_effects, default_min_effect, metric, noise)}
+    missing = [c.benchmark for c in flagged if c.benchmark not in again]
+    if missing:
+        raise PerfError(f"{rerun.path}: " + invalid_value("benchmarks", "a re-timing of every flagged benchmark",
+                                                         sorted(again)) + f" (missing {missing})")
+    return [(c, again[c.benchmark]) for c in flagged]
 
 
 def _min_effect_for(benchmark: str, overrides: Mapping[str, float], default: float) -> float:

@@ -260,3 +260,73 @@ def test_a_change_inside_the_benchmarks_measured_noise_is_not_a_regression(tmp_p
         save_run(other, counter, seed=10 + counter)
     code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--noise-runs", str(other))
     assert code == 1 and "2 benchmark(s) from 3 comparable run(s)" in out
+
+
+def _fake_rerun(monkeypatch, storage, *, slow: float, code: int = 0, machine: dict | None = None) -> list:
+    """Stand in for the pytest re-timing: record the command, save a run under the confirmations folder."""
+    calls = []
+
+    def call(cmd):
+        calls.append(cmd)
+        save_run(storage / perf.CONFIRM_DIR, len(calls), seed=50 + len(calls), slow={NAMES[0]: slow},
+                 machine=machine)
+        return code
+
+    monkeypatch.setattr("subprocess.call", call)
+    return calls
+
+
+@pytest.mark.parametrize("slow_again, code, verdict", [(0.20, 1, "confirmed"), (0.0, 0, "not confirmed")])
+def test_confirm_retimes_the_flagged_benchmark_and_keeps_it_only_if_flagged_again(
+        tmp_path, capsys, monkeypatch, slow_again, code, verdict):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.20})
+    calls = _fake_rerun(monkeypatch, tmp_path, slow=slow_again)
+    got, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--confirm")
+    assert got == code and f"{1 if code else 0} regression(s) (confirmed)" in out
+    assert len(calls) == 1 and f"bench/test_timing.py::{NAMES[0]}" in calls[0]
+    assert f"bench/test_timing.py::{NAMES[1]}" not in calls[0]  # only the flagged one is re-timed
+    assert f"--benchmark-storage=file://{(tmp_path / perf.CONFIRM_DIR).resolve()}" in calls[0]
+    line = next(line for line in out.splitlines() if NAMES[0] in line and "then" in line)
+    assert line.endswith(f" {verdict}")
+    # the re-timing is no run of its own: the next plain compare still sees the two runs
+    assert [p.name[:4] for p in perf.saved_runs(tmp_path)] == ["0001", "0002"]
+
+
+def test_confirm_runs_nothing_when_nothing_is_flagged(tmp_path, capsys, monkeypatch):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2)
+    calls = _fake_rerun(monkeypatch, tmp_path, slow=0.2)
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--confirm")
+    assert code == 0 and calls == [] and "0 regression(s) (confirmed)" in out
+
+
+@pytest.mark.parametrize("code, machine, message", [
+    (4, None, "the re-timing exited 4 and saved 1 run(s)"),
+    (0, {**MACHINE, "cpu_model": "Xeon"}, "the re-timing is not comparable with"),
+])
+def test_a_failed_or_incomparable_retiming_is_an_infrastructure_error(tmp_path, capsys, monkeypatch, code, machine,
+                                                                      message):
+    save_run(tmp_path, 1, seed=1)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.20})
+    _fake_rerun(monkeypatch, tmp_path, slow=0.2, code=code, machine=machine)
+    got, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--confirm")
+    assert got == 2 and message in out
+
+
+def test_rerun_command_times_every_pass_with_the_runs_settings(tmp_path):
+    def entry(pass_):
+        return {"name": "x", "fullname": f"bench/test_timing.py::test_train_time[{pass_}-lab02/l1-cpu]",
+                "stats": {"data": [1.0, 1.1, 0.9]},
+                "extra_info": {"timing_passes": 2, "bench_budget": 7.5, "device": "cpu"}}
+
+    path = tmp_path / "0001_x.json"
+    path.write_text(json.dumps({"machine_info": MACHINE, "benchmarks": [entry("pass1"), entry("pass2")]}))
+    run = perf.load_run(path)
+    cmd = perf.rerun_command(run, ["bench/test_timing.py::test_train_time[lab02/l1-cpu]"], tmp_path)
+    assert cmd[1:3] == ["-m", "pytest"]
+    assert [c for c in cmd if "::" in c] == [f"bench/test_timing.py::test_train_time[pass{i}-lab02/l1-cpu]"
+                                             for i in (1, 2)]
+    assert "--regsuite-timing-passes=2" in cmd and "--regsuite-bench-budget=7.5" in cmd
+    with pytest.raises(perf.PerfError, match=r"Invalid value for `benchmarks`. Expected benchmarks of this run"):
+        perf.rerun_command(run, ["test_train_time[lab02/l2-cpu]"], tmp_path)
