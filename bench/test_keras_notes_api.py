@@ -16,7 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from regsuite import api_drift
@@ -174,6 +174,9 @@ metric_runs = st.lists(st.floats(0.0, 2.0, allow_nan=False).map(lambda v: round(
 @PROPERTY
 @given(metric_runs, st.integers(0, 4), st.sampled_from([0.0, 0.01, 0.1]), st.booleans())
 def test_early_stopping_acts_as_the_notes_describe(values, patience, min_delta, restore):
+    # A change of exactly min_delta (0.293 -> 0.283 with 0.01) is decided by float rounding, differently in Keras'
+    # `v + min_delta < best` (float32 ops) than in any reference: the documented rule is tested away from that tie.
+    assume(min_delta == 0 or all(abs(abs(a - b) - min_delta) > 1e-6 for a in values for b in values))
     cb = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta,
                                        restore_best_weights=restore)
     driver = _Scripted(cb)

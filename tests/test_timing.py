@@ -70,6 +70,18 @@ def test_the_control_is_a_named_fixed_keras_epoch_timed_in_wall_and_cpu_seconds(
     assert "Dense 64-64-10" in timing.Control.KIND
 
 
+def test_one_control_serves_a_whole_run_across_cleared_sessions():
+    """The timing run builds one control per device and clears the Keras session between benchmarks."""
+    import keras
+
+    control = timing.Control("cpu", samples=256)
+    before = [w.numpy().copy() for w in control._model.weights]
+    keras.backend.clear_session()
+    wall, cpu = control.seconds()
+    assert wall > 0 and cpu > 0
+    assert any((w.numpy() != b).any() for w, b in zip(control._model.weights, before))  # it still trains
+
+
 @pytest.mark.parametrize("passes, share", [(1, (6.0, 5, 15)), (2, (3.0, 3, 7)), (3, (2.0, 2, 5))])
 def test_passes_share_the_budget_and_still_reach_5_rounds(passes, share):
     assert timing.pass_share(6.0, passes) == share
