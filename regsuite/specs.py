@@ -68,6 +68,12 @@ class Layer:
         return dict(self.options)
 
 
+def steps_per_execution_note(n: int) -> str:
+    """The assumption a spec states when it trains `n` batches per compiled call."""
+    return (f"steps_per_execution={n} runs {n} batches per compiled call; the batches and their order are "
+            "unchanged, and a bench test checks a 2-epoch history is identical to the plain path.")
+
+
 def dense(units: int, activation: str | None = None, **options: Any) -> Layer:
     """`Dense` layer spec; `options` are further keyword arguments."""
     if not isinstance(units, int) or units < 1:

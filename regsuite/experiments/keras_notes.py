@@ -32,6 +32,7 @@ from ..specs import (
     WideDeepSpec,
     dense,
     dropout,
+    steps_per_execution_note,
 )
 
 SOURCE = "002_0574cc3a2044483b.txt"
@@ -111,7 +112,7 @@ def _housing(name: str, section: str, title: str, model: WideDeepSpec, total: in
 
 
 ADAM_MSE = CompileSpec(OptimizerSpec("Adam", ADAM, documented="keras.optimizers.Adam()", era_defaults=ADAM,
-                                     today_defaults=ADAM), "mean_squared_error", ("mae",))
+                                     today_defaults=ADAM), "mean_squared_error", ("mae",), steps_per_execution=64)
 CHECKPOINTED = FitSpec(epochs=20, batch_size=32, train_count=13_932, documented_validation_split=0.1,
                        checkpoint="val_loss")
 
@@ -130,6 +131,7 @@ SPECS_A = (
         Documented(history=WIDE_DEEP_DOC, test={"loss": 0.3075, "mae": 0.3845},
                    params={"total": 1_239, "trainable": 1_239, "non_trainable": 0}, environment=ENVIRONMENT),
         ADAM_MSE, CHECKPOINTED, expectations=_restores_best(_id("wide_deep")),
+        assumptions=(steps_per_execution_note(ADAM_MSE.steps_per_execution),),
     ),
     _housing(
         "two_inputs", "입력층이 여러개인 model",
@@ -144,7 +146,7 @@ SPECS_A = (
         assumptions=("The prose says features 0-4 go wide and 2-7 deep (3 shared); the code slices "
                      "X[:, 0:5] wide and X[:, 5:] deep (3 features, Input(shape=[3])), and its printed summary "
                      "(120 = 3 x 30 + 30 params in the first Dense, 1,086 in all) confirms the code: the code is "
-                     "followed.",),
+                     "followed.", steps_per_execution_note(ADAM_MSE.steps_per_execution)),
     ),
     _housing(
         "two_outputs", "출력층에 여러개인 model",

@@ -23,6 +23,7 @@ from ..specs import (
     Regularizer,
     dense,
     dropout,
+    steps_per_execution_note,
 )
 
 SOURCE = "000_d143af6b9c5b0ac6.txt"
@@ -34,6 +35,7 @@ COMPILE = CompileSpec(
     optimizer=OptimizerSpec("SGD", {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}),
     loss="categorical_crossentropy",
     metrics=("accuracy",),
+    steps_per_execution=64,
 )
 # validation_split=0.9 of 5,000 rows: Keras 2 and 3 both floor 5000 * 0.1
 # (= 499.99999999999994 in floating point) to 499 training rows.
@@ -56,6 +58,7 @@ ASSUMPTIONS = (
     "SGD hyper-parameters other than lr are Keras 2's defaults (momentum 0, nesterov False, decay 0).",
     "Test accuracy is computed with model.evaluate on all 10,000 test images; the document's helper "
     "takes argmax of predict(), which gives the same accuracy.",
+    steps_per_execution_note(COMPILE.steps_per_execution),
 )
 
 _BASELINE = {

@@ -23,6 +23,7 @@ from ..specs import (
     Regularizer,
     dense,
     dropout,
+    steps_per_execution_note,
 )
 
 SOURCE = "004_efb321b93dd4a3e5.txt"
@@ -39,8 +40,7 @@ FIT = FitSpec(epochs=10, batch_size=32)  # fit() without batch_size: Keras' defa
 ASSUMPTIONS = (
     "Pixels stay raw 0-255 floats: the notes load mnist and never divide by 255.",
     "batch_size is Keras' default 32 (the notes pass none), pinned; 'adam' is TF 2's Adam defaults, pinned.",
-    "steps_per_execution=64 runs 64 batches per compiled call; the batches and their order are unchanged, "
-    "and a bench test checks a 2-epoch history is identical to the plain path.",
+    steps_per_execution_note(COMPILE.steps_per_execution),
     "LeakyReLU(alpha=0.2) is LeakyReLU(negative_slope=0.2): Keras 3 renamed the argument.",
 )
 
