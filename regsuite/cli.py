@@ -112,12 +112,18 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     old_path, new_path = perf.resolve(Path(args.storage), args.runs)
     old, new = perf.load_run(old_path), perf.load_run(new_path)
     print(f"old: {old_path}\nnew: {new_path}")
+    if args.reference_runs < 1:
+        raise perf.PerfError(invalid_value("reference-runs", "a whole number >= 1", args.reference_runs))
     differs = perf.incomparable(old.machine, new.machine)
     if differs:
         print("not comparable (other machine or library versions):")
         for line in differs:
             print(f"  {line}")
         return perf.EXIT_NOT_COMPARABLE
+    if args.reference_runs > 1:
+        pooled = perf.reference_runs(Path(args.storage), old, args.reference_runs)
+        print(f"reference: {len(pooled)} comparable run(s) pooled: {', '.join(r.name.split('_')[0] for r in pooled)}")
+        old = perf.reference(pooled)
     overrides = perf.spec_min_effects()
     history = perf.noise_runs(args.noise_runs, Path(args.storage), old)
     floors = perf.noise_floors(history, args.metric)
@@ -236,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="runs of unchanged code whose run-to-run spread raises each benchmark's min effect to "
                          "4 x its CV: 'none' (default), 'earlier' (the comparable runs saved before the old one, "
                          "once there are 3), or another storage folder; fewer false alarms, less sensitivity")
+    pc.add_argument("--reference-runs", type=int, default=1, metavar="N",
+                    help="judge the new run against the old one pooled with the N-1 comparable runs saved before "
+                         "it (default 1: the old run alone); one unlucky old run no longer decides")
     pc.add_argument("--confirm", action="store_true",
                     help="time each flagged benchmark again in a fresh pytest process (run from the project's "
                          "folder; saved under STORAGE/confirmations) and report only the regressions that "

@@ -10,7 +10,8 @@ comparable: that is reported as such, never as a regression. With
 regression only if that re-timing, against the same old run, is one too: a
 run's medians drift between processes (measured here: 8 of 410 unchanged
 comparisons flagged at 11-32 %), and the rounds inside one run cannot show
-that drift, a second process can.
+that drift, a second process can. With `reference` (`--reference-runs`), the old side is several runs pooled,
+so one unlucky old run no longer decides.
 
 Which samples (`metric`): by default a CPU benchmark is judged on each
 round's process CPU seconds divided by the CPU seconds of a fixed control
@@ -240,6 +241,46 @@ def noise_runs(source: str, storage: Path, old: SavedRun) -> list[SavedRun]:
     if source == "earlier":
         runs = [r for r in runs if r.name < old.name]
     return [r for r in runs if not incomparable(r.machine, old.machine)]
+
+
+def reference_runs(storage: Path, old: SavedRun, n: int) -> list[SavedRun]:
+    """`old` and up to `n` - 1 runs saved before it in `storage` that are comparable with it, oldest first."""
+    earlier = [load_run(p) for p in saved_runs(Path(storage)) if p.name < old.path.name]
+    earlier = [r for r in earlier if not incomparable(r.machine, old.machine)]
+    return earlier[max(0, len(earlier) - (n - 1)):] + [old] if n > 1 else [old]
+
+
+def reference(runs: Sequence[SavedRun]) -> SavedRun:
+    """The comparable runs `runs` (oldest first) as one reference run: each benchmark's rounds from every run
+    that has it, pooled the way one run's passes are. One run's median can sit 10 % off the others' on this kind
+    of machine (measured: kr/l1's in 1 of 5 unchanged runs); a pooled reference no longer rests on one run."""
+    if not runs:
+        raise PerfError(invalid_value("runs", "at least one saved run", []))
+    newest = runs[-1]
+    for run in runs[:-1]:
+        differs = incomparable(run.machine, newest.machine)
+        if differs:
+            raise PerfError(f"{run.path}: not comparable with {newest.path} ({'; '.join(differs)})")
+    if len(runs) == 1:
+        return newest
+    samples: dict[str, tuple[float, ...]] = {}
+    extra: dict[str, dict[str, Any]] = {}
+    control: dict[str, str] = {}
+    for run in runs:
+        for name, values in run.samples.items():
+            info = run.extra.get(name, {})
+            if name not in samples:
+                samples[name], extra[name] = tuple(values), {**info, "runs_pooled": 1}
+                control[name] = run.control_kind(name)
+                continue
+            samples[name] += tuple(values)
+            mine = extra[name]
+            for key in PER_ROUND_KEYS:  # a series only where every pooled run has it; controls only if one kind
+                one_scale = key == "cpu_seconds" or run.control_kind(name) == control[name]
+                both = mine.get(key) and info.get(key) and one_scale
+                mine[key] = list(mine[key]) + list(info[key]) if both else None
+            mine["runs_pooled"] += 1
+    return SavedRun(newest.path, newest.machine, newest.commit, newest.datetime, samples, extra, newest.node_ids)
 
 
 def compare(old: SavedRun, new: SavedRun, min_effects: Mapping[str, float] | None = None,

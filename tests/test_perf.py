@@ -330,3 +330,33 @@ def test_rerun_command_times_every_pass_with_the_runs_settings(tmp_path):
     assert "--regsuite-timing-passes=2" in cmd and "--regsuite-bench-budget=7.5" in cmd
     with pytest.raises(perf.PerfError, match=r"Invalid value for `benchmarks`. Expected benchmarks of this run"):
         perf.rerun_command(run, ["test_train_time[lab02/l2-cpu]"], tmp_path)
+
+
+def test_a_pooled_reference_keeps_every_runs_rounds_and_refuses_another_machine():
+    a = _run(STEADY, STEADY, control=STEADY, control_kind="keras")
+    b = _run(tuple(t * 1.1 for t in STEADY), tuple(t * 1.1 for t in STEADY), control=STEADY, control_kind="keras")
+    pooled = perf.reference([a, b])
+    assert pooled.samples["b"] == STEADY + tuple(t * 1.1 for t in STEADY)
+    kind, values = pooled.metric_samples("b")
+    assert kind == "cpu-rel" and len(values) == 2 * len(STEADY)
+    mixed = perf.reference([a, _run(STEADY, STEADY, control=STEADY, control_kind="matmul")])
+    assert mixed.metric_samples("b")[0] == "cpu"  # rounds divided by two different controls are not one scale
+    other = perf.SavedRun(perf.Path("x.json"), MACHINE | {"keras": "3.0.0"}, {}, "", {"b": STEADY}, {"b": {}})
+    with pytest.raises(perf.PerfError, match="x.json: not comparable .*keras: '3.0.0' -> '3.15.1'"):
+        perf.reference([other, a])
+
+
+def test_reference_runs_pool_the_old_run_with_the_ones_before_it(tmp_path, capsys):
+    # 0002 is an unlucky (fast) old run: alone it makes an unchanged 0004 look 25 % slower
+    for counter, slow in [(1, 0.0), (2, -0.2), (3, 0.0), (4, 0.0)]:
+        save_run(tmp_path, counter, seed=counter, slow={NAMES[0]: slow})
+    code, out = run_cli(capsys, "compare", "0002", "0004", "--storage", str(tmp_path))
+    assert code == 1
+    code, out = run_cli(capsys, "compare", "0002", "0004", "--storage", str(tmp_path), "--reference-runs", "5")
+    assert code == 0 and "reference: 2 comparable run(s) pooled: 0001, 0002" in out
+    save_run(tmp_path, 5, seed=5, slow={NAMES[0]: 0.3})
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--reference-runs", "3")
+    assert code == 1 and "pooled: 0002, 0003, 0004" in out
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--reference-runs", "0")
+    expected = "Invalid value for `reference-runs`. Expected a whole number >= 1. Received: reference-runs=0"
+    assert code == 2 and expected in out
