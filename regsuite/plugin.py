@@ -180,19 +180,27 @@ class RegsuiteSession:
             self.missing_data(exc)
 
     def run(self, spec: ExperimentSpec, seed: int) -> RunResult:
-        """One seeded run, cached for the session under the spec's digest."""
+        """One seeded run, cached for the session under the spec's digest: a spec that trains exactly what
+        another does (a sensitivity alteration that is a registered experiment) reuses its run, relabelled."""
+        import dataclasses
+
         from . import runner
 
         key = (spec.id, spec.digest, seed)
-        if key not in self.runs:
-            try:
-                start = time.perf_counter()
-                self.runs[key] = runner.run(spec, seed, data_dir=self.data_dir)
-                self.train_seconds += time.perf_counter() - start
-            except DataUnavailable as exc:
-                self.missing_data(exc)
-            except runner.UnsupportedBackend as exc:
-                pytest.skip(str(exc))
+        if key in self.runs:
+            return self.runs[key]
+        twin = next((r for r in self.runs.values() if (r.spec_digest, r.seed) == key[1:]), None)
+        if twin is not None:
+            self.runs[key] = dataclasses.replace(twin, experiment=spec.id)
+            return self.runs[key]
+        try:
+            start = time.perf_counter()
+            self.runs[key] = runner.run(spec, seed, data_dir=self.data_dir)
+            self.train_seconds += time.perf_counter() - start
+        except DataUnavailable as exc:
+            self.missing_data(exc)
+        except runner.UnsupportedBackend as exc:
+            pytest.skip(str(exc))
         return self.runs[key]
 
     def outcome(self, spec: ExperimentSpec, seeds: Iterable[int] | None = None) -> Outcome:
@@ -278,13 +286,16 @@ def item_experiment(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the xdist_group marks added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from .experiments import REGISTRY
+    from .shards import shard_of, training_groups
+
+    groups = training_groups(REGISTRY)
+    item_group = {id(it): groups.get(item_experiment(it) or "") for it in items}
     drop: list[pytest.Item] = []
     shard = parse_shard(config.getoption("--regsuite-shard"))
     if shard is not None:
-        from .shards import shard_of
-
         i, n = shard
-        drop += [it for it in items if shard_of(item_experiment(it) or it.nodeid, n) != i - 1]
+        drop += [it for it in items if shard_of(item_group[id(it)] or it.nodeid, n) != i - 1]
     if config.stash[_STATE].tier == "quick":
         drop += [it for it in items if it.get_closest_marker("slow") and it not in drop]
     if drop:
@@ -293,11 +304,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [it for it in items if id(it) not in gone]
     _passes_in_order(items)
     if config.pluginmanager.hasplugin("xdist"):
-        # With `--dist loadgroup` an experiment's tests share one worker, so its seeded runs are trained once.
+        # With `--dist loadgroup` the tests of experiments that share seeded runs share one worker, so each
+        # run is trained once.
         for it in items:
-            exp_id = item_experiment(it)
-            if exp_id:
-                it.add_marker(pytest.mark.xdist_group(exp_id))
+            group = item_group[id(it)]
+            if group:
+                it.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -345,8 +357,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if runs:
         experiments = sorted({r["experiment"] for r in runs})
         unique = len({(r["experiment"], r["spec_digest"], r["seed"]) for r in runs})
+        trained = len({(r["spec_digest"], r["seed"]) for r in runs})
         again = f"; {len(runs) - unique} trained again by a second worker" if len(runs) > unique else ""
-        tr.write_line(f"experiments trained: {len(experiments)} ({unique} seeded runs{again}, "
+        reused = f"; {unique - trained} reused by an experiment training the same spec" if unique > trained else ""
+        tr.write_line(f"experiments trained: {len(experiments)} ({trained} seeded runs{again}{reused}, "
                       f"{state.train_seconds:.1f} s training and evaluation)")
     if runs or state.checks_passed or state.checks_failed:
         tr.write_line(f"checks: {state.checks_passed} passed, {state.checks_failed} failed")

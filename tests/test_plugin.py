@@ -12,6 +12,7 @@ from regsuite.errors import DataUnavailable
 from regsuite.experiments import REGISTRY
 from regsuite.plugin import item_experiment
 from regsuite.results import measured, write_results
+from regsuite.shards import training_groups
 
 from .conftest import fake_run
 
@@ -175,6 +176,42 @@ def test_shards_together_run_every_test_exactly_once_and_keep_an_experiment_toge
                 exp = nodeid.split("[", 1)[1].rstrip("]")
                 assert home.setdefault(exp, i) == i, f"{exp} split across shards"
     assert set(home) == {s.id for s in REGISTRY} and len(set(home.values())) == 3
+    groups = training_groups(REGISTRY)
+    for exp, shard in home.items():  # experiments sharing runs share a shard: no run is trained on two machines
+        assert home[groups[exp]] == shard, f"{exp} is on shard {shard}, its group {groups[exp]} is not"
+
+
+def test_training_groups_join_experiments_that_share_runs():
+    groups = training_groups(REGISTRY)
+    for spec in REGISTRY:
+        for need in (i for c in spec.expectations for i in c.needs()):
+            assert groups[need] == groups[spec.id], f"{spec.id} needs {need}'s runs but is in another group"
+    # named by the earliest-registered member; an experiment nobody needs stays alone
+    assert groups["lab02/deep_relu"] == groups["lab02/deep_sigmoid"] == "lab02/deep_sigmoid"
+    assert groups["keras_regularization/l1"] == "keras_regularization/baseline"
+    assert [i for i, g in groups.items() if g == "keras_notes/selu"] == ["keras_notes/selu"]
+    # two experiments training the same spec are one group, even when no check links them
+    a, b = REGISTRY.get("keras_notes/selu"), REGISTRY.get("keras_notes/selu_50")
+    twin = a.replace(id="keras_notes/selu_twin", expectations=())
+    assert training_groups([a, b, twin]) == {a.id: a.id, b.id: b.id, twin.id: a.id}
+
+
+def test_an_experiment_training_the_same_spec_reuses_the_run(pytester, fake_runner):
+    pytester.makepyfile(test_twin=f"""
+from regsuite.experiments import REGISTRY
+
+def test_twin(regsuite):
+    spec = REGISTRY.get("{L1}")
+    first = regsuite.run(spec, 0)
+    again = regsuite.run(spec.replace(id="keras_regularization/l1_twin"), 0)
+    assert again.experiment == "keras_regularization/l1_twin" and first.experiment == "{L1}"
+    assert again.history == first.history
+    assert regsuite.run(spec, 1).seed == 1
+""")
+    result = pytester.runpytest_inprocess()
+    result.assert_outcomes(passed=1)
+    assert fake_runner["calls"] == 2  # seed 0 once for both ids, seed 1 once
+    result.stdout.fnmatch_lines(["*experiments trained: 2 (2 seeded runs; 1 reused by an experiment training the same spec*"])
 
 
 def test_shard_of_is_stable():
