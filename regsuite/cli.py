@@ -1,4 +1,4 @@
-"""`regsuite list | run ID | data | restamp | scan | perf compare | perf history`: the suite without pytest."""
+"""`regsuite list | run ID | plain | data | restamp | scan | perf compare | perf history`: the suite without pytest."""
 
 from __future__ import annotations
 
@@ -50,6 +50,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for m, v in result.test.items():
         d = spec.documented.test.get(m)
         print(f"test {m}: {v:.4f}" + (f"   documented: {d:.4f}" if d is not None else ""))
+    return 0
+
+
+def _cmd_plain(args: argparse.Namespace) -> int:
+    """The reference the full tier's wall time is judged against: each experiment trained once, as the
+    documents run them (one process, one after another, one training step per compiled call)."""
+    import os
+    import time
+
+    from . import runner
+    from .experiments import REGISTRY
+    from .serial import to_json
+
+    specs = [REGISTRY.get(i) for i in args.experiments] if args.experiments else list(REGISTRY)
+    before = os.environ.get(runner.PLAIN_LOOP_ENV)
+    os.environ[runner.PLAIN_LOOP_ENV] = "1"
+    results, per_source = [], {}
+    start = time.perf_counter()
+    try:
+        for spec in specs:
+            t0 = time.perf_counter()
+            try:
+                result = runner.run(spec, data_dir=args.data_dir)
+            except runner.UnsupportedBackend as exc:
+                print(f"{spec.id}: skipped - {exc}")
+                continue
+            took = time.perf_counter() - t0
+            per_source[spec.source] = per_source.get(spec.source, 0.0) + took
+            results.append(result)
+            print(f"{spec.id} (seed {result.seed}): {took:.1f} s ({result.fit_seconds:.1f} s in fit)", flush=True)
+    finally:
+        if before is None:
+            os.environ.pop(runner.PLAIN_LOOP_ENV)
+        else:
+            os.environ[runner.PLAIN_LOOP_ENV] = before
+    total = time.perf_counter() - start
+    for source, seconds in per_source.items():
+        print(f"{source}: {seconds:.1f} s")
+    print(f"plain way: {len(results)} runs in {total:.1f} s")
+    if args.results:
+        from .results import write_results
+
+        write_results(args.results, [to_json(r) for r in results])
+        print(f"results: {args.results}")
     return 0
 
 
@@ -214,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="seed (default: the spec's first)")
     r.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
     r.set_defaults(func=_cmd_run)
+    pl = sub.add_parser("plain", help="train every experiment (or the ones named) once, the plain way the documents "
+                                     "do: serially, one step per compiled call; prints the wall times")
+    pl.add_argument("experiments", nargs="*", help="experiment ids (default: every registered one)")
+    pl.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
+    pl.add_argument("--results", default=None, help="also write the runs here (the format of --regsuite-results)")
+    pl.set_defaults(func=_cmd_plain)
     d = sub.add_parser("data", help="where each dataset is found, and its fingerprint")
     d.add_argument("--data-dir", default=None, help=f"dataset mirror (default: ${datasets.ENV_VAR})")
     d.add_argument("--download", action="store_true", help="let the libraries' downloaders try")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -33,6 +35,26 @@ def test_run_prints_history_beside_documented(capsys, monkeypatch):
     first = next(line for line in lines if line.split()[:1] == ["1"])
     assert "1785.2297" in first and "0.3848" in first  # the document's epoch 1
     assert any(line.startswith("test accuracy:") and "documented: 0.3137" in line for line in lines)
+
+
+def test_plain_trains_each_named_experiment_once_with_one_step_per_call(capsys, monkeypatch, tmp_path):
+    seen = []
+
+    def run(spec, seed=None, data_dir=None):
+        seen.append((spec.id, os.environ.get(runner.PLAIN_LOOP_ENV)))
+        if spec.id == "lab02/tf_lowlevel_mlp":
+            raise runner.UnsupportedBackend("TensorFlow only")
+        return fake_run(spec.id, spec.seeds[0], digest=spec.digest)
+
+    monkeypatch.setattr(runner, "run", run)
+    monkeypatch.delenv(runner.PLAIN_LOOP_ENV, raising=False)
+    ids = ["keras_regularization/l1", "lab02/tf_lowlevel_mlp", "imdb/original"]
+    assert cli.main(["plain", *ids, "--results", str(tmp_path / "r.json")]) == 0
+    assert seen == [(i, "1") for i in ids] and runner.PLAIN_LOOP_ENV not in os.environ
+    out = capsys.readouterr().out
+    assert "lab02/tf_lowlevel_mlp: skipped - TensorFlow only" in out and "plain way: 2 runs in" in out
+    runs = json.loads((tmp_path / "r.json").read_text())["runs"]
+    assert sorted((r["experiment"], r["seed"]) for r in runs) == [("imdb/original", 0), ("keras_regularization/l1", 0)]
 
 
 def test_data_reports_found_and_missing(capsys, tmp_path):
