@@ -51,6 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--regsuite-plain-loop", action="store_true", default=False,
                     help="train one step per compiled call (ignore specs' steps_per_execution): the plain way the "
                          "documents run, same numbers, more overhead; for timing comparisons")
+    group.addoption("--regsuite-worker-threads", choices=("auto", "off"), default="auto",
+                    help="auto (default): under pytest-xdist each worker's TensorFlow gets cores / workers threads "
+                         "(same numbers, no oversubscription); off: TensorFlow's defaults")
     group.addoption("--regsuite-results", metavar="FILE", default=None,
                     help="write every seeded run's measured numbers to FILE (JSON) at the end; under pytest-xdist "
                          "the workers' runs are merged into it")
@@ -64,6 +67,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "timing: a pytest-benchmark timing; run these serially (`-m timing`)")
     config.stash[_STATE] = RegsuiteSession.from_config(config)
     parse_shard(config.getoption("--regsuite-shard"))  # a bad value is a usage error before collection
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and config.getoption("--regsuite-worker-threads") == "auto":
+        from .environment import share_cores
+
+        share_cores(int(workerinput["workercount"]))
     if config.getoption("--regsuite-plain-loop"):
         from .runner import PLAIN_LOOP_ENV
 

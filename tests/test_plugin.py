@@ -305,3 +305,43 @@ def test_other():
     bad = pytester.runpytest_inprocess("--regsuite-timing-passes=0")
     assert bad.ret != 0 and "Invalid value for `--regsuite-timing-passes`. Expected a positive int. Received: " \
                            "--regsuite-timing-passes=0" in "\n".join(bad.outlines + bad.errlines)
+
+
+def test_share_cores_gives_each_worker_its_share_and_keeps_the_users_setting(monkeypatch):
+    import os
+    import sys
+
+    from regsuite.environment import THREAD_ENV, share_cores
+
+    for k in THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "3")
+    assert share_cores(2, cores=8) == {"TF_NUM_INTRAOP_THREADS": "4"}
+    assert os.environ["TF_NUM_INTRAOP_THREADS"] == "4" and os.environ["TF_NUM_INTEROP_THREADS"] == "3"
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS")
+    assert share_cores(4, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    with pytest.raises(RuntimeError, match="before TensorFlow is imported"):
+        share_cores(2)
+
+
+@pytest.mark.parametrize("setting", ["auto", "off"])
+def test_xdist_workers_share_the_cores_unless_told_not_to(pytester, monkeypatch, setting):
+    pytest.importorskip("xdist")
+    from regsuite.environment import THREAD_ENV
+
+    for k in THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    expected = str(max(1, (__import__("os").cpu_count() or 1) // 2)) if setting == "auto" else None
+    pytester.makepyfile(f"""
+import os
+import pytest
+
+@pytest.mark.parametrize("i", [1, 2])
+def test_threads(i):
+    assert os.environ.get("TF_NUM_INTRAOP_THREADS") == {expected!r}
+    assert os.environ.get("TF_NUM_INTEROP_THREADS") == {expected!r}
+""")
+    result = pytester.runpytest_subprocess("-n", "2", f"--regsuite-worker-threads={setting}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
