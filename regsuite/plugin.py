@@ -46,8 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="time each training benchmark in N passes over the whole timing run, each with a fresh "
                          "model, all first passes before any second (as asv interleaves rounds); default 2")
     group.addoption("--regsuite-shard", metavar="I/N", default=None,
-                    help="run shard I of N (1-based): each experiment's tests go to one shard, chosen by a hash of its "
-                         "id; other tests by a hash of their node id")
+                    help="run shard I of N (1-based): the tests of experiments sharing seeded runs go to one shard, "
+                         "chosen by a hash of their training group; other tests by a hash of their node id")
     group.addoption("--regsuite-plain-loop", action="store_true", default=False,
                     help="train one step per compiled call (ignore specs' steps_per_execution): the plain way the "
                          "documents run, same numbers, more overhead; for timing comparisons")
