@@ -345,3 +345,21 @@ def test_threads(i):
 """)
     result = pytester.runpytest_subprocess("-n", "2", f"--regsuite-worker-threads={setting}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_a_worker_whose_tensorflow_is_imported_already_keeps_its_pools_and_says_so(pytester, monkeypatch):
+    pytest.importorskip("xdist")
+    from regsuite.environment import THREAD_ENV
+
+    for k in THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    pytester.makeconftest("import sys, types\nsys.modules.setdefault('tensorflow', types.ModuleType('tensorflow'))\n")
+    pytester.makepyfile("""
+import os
+
+def test_threads():
+    assert "TF_NUM_INTRAOP_THREADS" not in os.environ
+""")
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "-W", "always")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*TensorFlow was imported before the plugin could give this worker its share*"])
