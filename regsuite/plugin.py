@@ -7,7 +7,6 @@ through the `pytest11` entry point, so `pytest bench` needs no conftest.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,12 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and config.getoption("--regsuite-worker-threads") == "auto":
         from .environment import share_cores
 
-        if "tensorflow" in sys.modules:  # a conftest imported it: its thread pools are set already
+        try:
+            share_cores(int(workerinput["workercount"]))
+        except RuntimeError:  # a conftest imported TensorFlow: its thread pools are set already
             config.issue_config_time_warning(pytest.PytestConfigWarning(
                 "--regsuite-worker-threads=auto: TensorFlow was imported before the plugin could give this worker "
                 "its share of the cores; it keeps its own thread pools"), stacklevel=2)
-        else:
-            share_cores(int(workerinput["workercount"]))
     if config.getoption("--regsuite-plain-loop"):
         from .runner import PLAIN_LOOP_ENV
 

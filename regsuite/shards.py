@@ -20,6 +20,7 @@ def training_groups(specs: Iterable[ExperimentSpec]) -> dict[str, str]:
     once; split across workers, a run needed by both would be trained twice."""
     specs = list(specs)
     parent = {s.id: s.id for s in specs}
+    order = {s.id: n for n, s in enumerate(specs)}
 
     def root(i: str) -> str:
         while parent[i] != i:
@@ -30,7 +31,6 @@ def training_groups(specs: Iterable[ExperimentSpec]) -> dict[str, str]:
     def join(a: str, b: str) -> None:
         ra, rb = root(a), root(b)
         if ra != rb:  # the earlier-registered id names the group
-            order = {s.id: n for n, s in enumerate(specs)}
             first, second = sorted((ra, rb), key=order.__getitem__)
             parent[second] = first
 
