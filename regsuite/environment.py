@@ -29,6 +29,60 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# CPU features that matter to TensorFlow's numbers: which kernels run (oneDNN or Eigen, AVX2 or AVX-512).
+ISA_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+# TensorFlow turns its oneDNN kernels on by default on x86 only where the CPU has one of these
+# (TensorFlow 2.9 release notes; TF_ENABLE_ONEDNN_OPTS overrides either way).
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_isa(flags: frozenset[str] | None = None) -> str:
+    """The CPU features among ISA_FLAGS, space-separated: same model name, different kernels, different numbers."""
+    flags = cpu_flags() if flags is None else flags
+    return " ".join(f for f in ISA_FLAGS if f in flags) or "unknown"
+
+
+def onednn_expected(flags: frozenset[str] | None = None, env: Any = None) -> bool:
+    """Whether TensorFlow will run its oneDNN kernels here (without importing it).
+
+    Measured on a 2-core AVX2 EPYC without them (TensorFlow's Eigen kernels): a model's numbers change with
+    TF_NUM_INTRAOP_THREADS; with oneDNN on, 1 and 2 threads gave the same numbers."""
+    env = os.environ if env is None else env
+    setting = env.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    if setting in ("1", "true"):
+        return True
+    if setting in ("0", "false"):
+        return False
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    flags = cpu_flags() if flags is None else flags
+    return any(f in flags for f in ONEDNN_DEFAULT_FLAGS)
+
+
+def onednn_enabled() -> bool | None:
+    """TensorFlow's own answer once it is imported (None where it is not, or cannot say)."""
+    if "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # a private module: its absence means "cannot say"
+        return None
+
+
 def backend() -> str:
     """The Keras backend that a run will use (without importing Keras)."""
     if "keras" in sys.modules:
@@ -72,14 +126,18 @@ def memory_gb() -> float | None:
 THREAD_ENV = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
-def share_cores(workers: int, cores: int | None = None) -> dict[str, str]:
+def share_cores(workers: int, cores: int | None = None, *, flags: frozenset[str] | None = None) -> dict[str, str]:
     """Give this process its share of the cores (TensorFlow's thread pools), as one of `workers` processes.
 
     Two workers whose TensorFlow each runs a pool per core oversubscribe the machine; one pool each is
-    faster in sum. The numbers do not change (the suite's results are compared bit for bit). Must run
-    before TensorFlow starts; a variable the user set is kept. Returns what was set."""
+    faster in sum. Only where TensorFlow runs its oneDNN kernels, whose numbers do not depend on the pool
+    size (the suite's results are compared bit for bit); with its Eigen kernels they do, so the pools are
+    left as a serial run has them. Must run before TensorFlow starts; a variable the user set is kept.
+    Returns what was set."""
     if "tensorflow" in sys.modules:
         raise RuntimeError("share_cores() must run before TensorFlow is imported")
+    if not onednn_expected(flags):
+        return {}
     n = max(1, (cores or os.cpu_count() or 1) // max(1, workers))
     set_now = {k: str(n) for k in THREAD_ENV if k not in os.environ}
     os.environ.update(set_now)
@@ -89,7 +147,8 @@ def share_cores(workers: int, cores: int | None = None) -> dict[str, str]:
 def machine_info() -> dict[str, Any]:
     """What makes two timing runs comparable: the machine and the library versions."""
     snap = snapshot()
-    return {"cpu_model": snap["cpu"], "cpu_count": snap["cpu_count"], "memory_gb": memory_gb(),
+    return {"cpu_model": snap["cpu"], "cpu_isa": snap["cpu_isa"], "cpu_count": snap["cpu_count"],
+            "memory_gb": memory_gb(),
             "gpu": ", ".join(snap["accelerators"]) or "none", "backend": snap["backend"],
             "tensorflow": snap["tensorflow"], "keras": snap["keras"], "numpy": snap["numpy"],
             "python": snap["python"]}
@@ -108,6 +167,9 @@ def snapshot() -> dict[str, Any]:
         "device": "gpu" if gpus else "cpu",
         "accelerators": gpus,
         "cpu": cpu_model(),
+        "cpu_isa": cpu_isa(),
         "cpu_count": os.cpu_count(),
+        "onednn": onednn_enabled(),
+        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
         "platform": platform.platform(),
     }

@@ -43,7 +43,9 @@ from .errors import RegsuiteError, invalid_value
 ALPHA = 0.05
 MIN_EFFECT = 0.10
 # What must match for two runs to be comparable (keys of pytest-benchmark's machine_info).
-COMPARABLE_KEYS = ("cpu_model", "cpu_count", "memory_gb", "gpu", "backend", "tensorflow", "keras", "numpy", "python")
+# cpu_isa: one model name ("AMD EPYC") covers CPUs with and without AVX-512, whose kernels differ.
+COMPARABLE_KEYS = ("cpu_model", "cpu_isa", "cpu_count", "memory_gb", "gpu", "backend", "tensorflow", "keras", "numpy",
+                   "python")
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
 METRICS = ("auto", "cpu-rel", "wall-rel", "cpu", "wall")
 NOISE_K = 4.0

@@ -53,7 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "documents run, same numbers, more overhead; for timing comparisons")
     group.addoption("--regsuite-worker-threads", choices=("auto", "off"), default="auto",
                     help="auto (default): under pytest-xdist each worker's TensorFlow gets cores / workers threads "
-                         "(same numbers, no oversubscription); off: TensorFlow's defaults")
+                         "where it runs its oneDNN kernels (same numbers, no oversubscription; with its Eigen "
+                         "kernels the numbers depend on the pool size, so the pools stay); off: TensorFlow's defaults")
     group.addoption("--regsuite-results", metavar="FILE", default=None,
                     help="write every seeded run's measured numbers to FILE (JSON) at the end; under pytest-xdist "
                          "the workers' runs are merged into it")

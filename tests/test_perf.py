@@ -9,7 +9,7 @@ import pytest
 
 from regsuite import cli, perf
 
-MACHINE = {"cpu_model": "EPYC", "cpu_count": 2, "memory_gb": 23.4, "gpu": "none", "backend": "tensorflow",
+MACHINE = {"cpu_model": "EPYC", "cpu_isa": "avx avx2 fma", "cpu_count": 2, "memory_gb": 23.4, "gpu": "none", "backend": "tensorflow",
            "tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6", "python": "3.11.7"}
 NAMES = ("test_train_time[cpu-keras_regularization/l1]", "test_train_time[cpu-imdb/original]")
 
@@ -79,11 +79,15 @@ def test_per_experiment_minimum_effect_overrides_the_default(tmp_path):
     assert verdicts[f"bench/test_timing.py::{NAMES[0]}"] == "unchanged"
 
 
-def test_other_machine_or_versions_exit_3(tmp_path, capsys):
+@pytest.mark.parametrize("change, shown", [
+    ({"keras": "3.16.0"}, "keras: '3.15.1' -> '3.16.0'"),
+    ({"cpu_isa": "avx avx2 fma avx512f avx512_vnni"}, "cpu_isa: 'avx avx2 fma' -> 'avx avx2 fma avx512f avx512_vnni'"),
+])
+def test_other_machine_or_versions_exit_3(tmp_path, capsys, change, shown):
     save_run(tmp_path, 1, seed=1)
-    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.5}, machine={**MACHINE, "keras": "3.16.0"})
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.5}, machine={**MACHINE, **change})
     code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))
-    assert code == 3 and "not comparable" in out and "keras: '3.15.1' -> '3.16.0'" in out
+    assert code == 3 and "not comparable" in out and shown in out
     assert "regression" not in out
 
 

@@ -316,6 +316,7 @@ def test_share_cores_gives_each_worker_its_share_and_keeps_the_users_setting(mon
     for k in THREAD_ENV:
         monkeypatch.delenv(k, raising=False)
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
     monkeypatch.setenv("TF_NUM_INTEROP_THREADS", "3")
     assert share_cores(2, cores=8) == {"TF_NUM_INTRAOP_THREADS": "4"}
     assert os.environ["TF_NUM_INTRAOP_THREADS"] == "4" and os.environ["TF_NUM_INTEROP_THREADS"] == "3"
@@ -326,6 +327,27 @@ def test_share_cores_gives_each_worker_its_share_and_keeps_the_users_setting(mon
         share_cores(2)
 
 
+def test_share_cores_leaves_the_pools_where_tensorflow_runs_its_eigen_kernels(monkeypatch):
+    """Measured on an AVX2 EPYC: with Eigen's kernels a model's numbers change with the pool size."""
+    import os
+    import sys
+
+    from regsuite.environment import THREAD_ENV, onednn_expected, share_cores
+
+    for k in THREAD_ENV:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    avx2, vnni = frozenset({"avx", "avx2", "fma"}), frozenset({"avx2", "avx512f", "avx512_vnni"})
+    assert share_cores(2, cores=2, flags=avx2) == {} and not any(k in os.environ for k in THREAD_ENV)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert share_cores(2, cores=2, flags=vnni) == {}
+    assert onednn_expected(avx2, {"TF_ENABLE_ONEDNN_OPTS": "1"})
+    assert not onednn_expected(vnni, {"TF_ENABLE_ONEDNN_OPTS": "false"})
+    assert onednn_expected(vnni, {}) == (__import__("platform").machine().lower() in ("x86_64", "amd64"))
+    assert not onednn_expected(avx2, {})
+
+
 @pytest.mark.parametrize("setting", ["auto", "off"])
 def test_xdist_workers_share_the_cores_unless_told_not_to(pytester, monkeypatch, setting):
     pytest.importorskip("xdist")
@@ -333,6 +355,7 @@ def test_xdist_workers_share_the_cores_unless_told_not_to(pytester, monkeypatch,
 
     for k in THREAD_ENV:
         monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # the kernels whose numbers do not depend on the pools
     expected = str(max(1, (__import__("os").cpu_count() or 1) // 2)) if setting == "auto" else None
     pytester.makepyfile(f"""
 import os
