@@ -28,8 +28,8 @@ def test_baseline_document_has_provenance_and_documented_section():
     data = baselines.make_baseline(SPEC, runs())
     assert data["schema_version"] == baselines.SCHEMA_VERSION and data["experiment"] == SPEC.id
     prov = data["provenance"]
-    for key in ("runs", "seeds", "python", "tensorflow", "keras", "numpy", "backend", "device", "cpu",
-                "dataset_fingerprints", "date", "command"):
+    for key in ("runs", "seeds", "python", "tensorflow", "keras", "numpy", "backend", "device", "cpu", "cpu_isa",
+                "onednn", "intra_op_threads", "dataset_fingerprints", "date", "command"):
         assert key in prov, key
     assert prov["seeds"] == [0, 1, 2] and prov["runs"] == 3
     assert prov["command"] == "pytest bench -k 'keras_regularization/tiny' --regsuite-record --regsuite-data-dir=$REGSUITE_DATA_DIR"
@@ -53,6 +53,8 @@ def test_lifecycle_missing_ok_mismatch_record(tmp_path):
     assert v.obtained == tmp_path / "keras_regularization" / "tiny.obtained.json" and v.obtained.exists()
     assert "loss@1 outside baseline band" in "\n".join(v.failures)
     assert path.read_text() == before, "a mismatch must never touch the stored baseline"
+
+    assert not any("other CPU kernels" in f for f in v.failures), "same machine: no CPU note"
 
     v = baselines.compare_or_record(SPEC, runs(shift=1.0), tmp_path, record=True)
     assert v.status == "recorded" and not (tmp_path / "keras_regularization" / "tiny.obtained.json").exists()
@@ -179,3 +181,23 @@ def test_a_backend_folder_holding_another_backends_baseline_is_an_error(tmp_path
     with pytest.raises(BaselineError, match=r"Invalid value for `provenance.backend`. Expected 'torch' \(the backend "
                                             r"folder it is stored in\). Received: provenance.backend='jax'"):
         baselines.compare_or_record(SPEC, _on("torch", runs()), tmp_path)
+
+
+def test_a_mismatch_on_other_cpu_kernels_says_so_and_a_match_does_not(tmp_path):
+    """Same model name, other kernels (measured: AVX2 EPYC with Eigen vs the baselines' EPYC): the note says which."""
+    import dataclasses
+
+    path = baselines.path_for(tmp_path, SPEC.id)
+    baselines.compare_or_record(SPEC, runs(), tmp_path)
+    data = json.loads(path.read_text())
+    for key in ("cpu_isa", "onednn", "intra_op_threads"):
+        del data["provenance"][key]  # a baseline recorded before regsuite recorded them
+    write_json_atomic(path, data)
+    here = [dataclasses.replace(r, environment={**r.environment, "cpu_isa": "avx avx2 fma", "onednn": False,
+                                                "intra_op_threads": "default"}) for r in runs(shift=1.0)]
+    v = baselines.compare_or_record(SPEC, here, tmp_path)
+    assert v.status == "mismatch"
+    assert ("the baseline was measured on other CPU kernels than this run (cpu_isa 'not recorded' -> 'avx avx2 fma'; "
+            "onednn 'not recorded' -> False; intra_op_threads 'not recorded' -> 'default')") in "\n".join(v.failures)
+    assert baselines.compare_or_record(SPEC, [dataclasses.replace(r, environment=here[0].environment) for r in runs()],
+                                       tmp_path).status == "ok"
