@@ -94,7 +94,7 @@ def test_documented_fidelity(experiment, regsuite):
         pytest.skip(f"{experiment.source} prints no training results for {experiment.id}: nothing to compare")
     if not doc.reproducible:
         pytest.skip(f"{experiment.id}: the documented numbers are not reproducible by construction ({doc.note})")
-    path = baselines.active_path(regsuite.baseline_root, experiment.id, regsuite.backend)
+    path = baselines.active_path(regsuite.baseline_root, experiment.id, regsuite.backend, regsuite.cpu_class)
     if not path.exists():
         pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id, regsuite.backend)}`", pytrace=False)
     checks = baselines.fidelity_checks(experiment, baselines.load(path, experiment))

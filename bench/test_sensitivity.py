@@ -74,7 +74,7 @@ def test_alteration_is_caught(alteration, regsuite, regsuite_seeds):
     original = REGISTRY.get(exp_id)
     altered = alter(original)
     assert altered.digest != original.digest, f"{alteration} did not change {exp_id}"
-    path = baselines.active_path(regsuite.baseline_root, exp_id, regsuite.backend)
+    path = baselines.active_path(regsuite.baseline_root, exp_id, regsuite.backend, regsuite.cpu_class)
     if not path.exists():
         pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(exp_id, regsuite.backend)}`", pytrace=False)
     checks = list(original.expectations) + baselines.band_checks(exp_id, baselines.load(path, original))

@@ -33,18 +33,21 @@ DOCUMENTED_LABEL = "documented: copied from the source document's printed output
 DEFAULT_BACKEND = "tensorflow"
 
 
-def path_for(root: Path, exp_id: str, backend: str | None = None) -> Path:
-    """Where an experiment's baseline is stored: the shared one (measured on TensorFlow), or with another
-    `backend` that backend's own, under `<root>/backends/<backend>/`."""
+def path_for(root: Path, exp_id: str, backend: str | None = None, cpu: str | None = None) -> Path:
+    """Where an experiment's baseline is stored: the shared one (measured on TensorFlow), another `backend`'s
+    own under `<root>/backends/<backend>/`, or on TensorFlow a CPU class's own under `<root>/cpus/<cpu>/`."""
     doc, name = exp_id.split("/", 1)
-    base = Path(root) if backend in (None, DEFAULT_BACKEND) else Path(root) / "backends" / backend
+    if backend not in (None, DEFAULT_BACKEND):
+        base = Path(root) / "backends" / backend
+    else:
+        base = Path(root) / "cpus" / cpu if cpu else Path(root)
     return base / doc / f"{name}.json"
 
 
-def active_path(root: Path, exp_id: str, backend: str | None = None) -> Path:
-    """The baseline a run on `backend` is judged against: the backend's own where one is stored (the
-    backends disagree there, measured), else the shared one, so agreement across backends is tested."""
-    own = path_for(root, exp_id, backend)
+def active_path(root: Path, exp_id: str, backend: str | None = None, cpu: str | None = None) -> Path:
+    """The baseline a run is judged against: its backend's own, or on TensorFlow its CPU class's own, where one
+    is stored (they disagree there, measured), else the shared one, so agreement is what is tested."""
+    own = path_for(root, exp_id, backend, None if backend not in (None, DEFAULT_BACKEND) else cpu)
     return own if own.exists() else path_for(root, exp_id)
 
 
@@ -52,9 +55,10 @@ def obtained_path(path: Path) -> Path:
     return path.with_name(path.name[: -len(".json")] + ".obtained.json")
 
 
-def record_command(exp_id: str, backend: str | None = None) -> str:
+def record_command(exp_id: str, backend: str | None = None, cpu: bool = False) -> str:
     prefix = "" if backend in (None, DEFAULT_BACKEND) else f"KERAS_BACKEND={backend} "
-    return f"{prefix}pytest bench -k '{exp_id}' --regsuite-record --regsuite-data-dir=$REGSUITE_DATA_DIR"
+    option = "--regsuite-record-cpu" if cpu else "--regsuite-record"
+    return f"{prefix}pytest bench -k '{exp_id}' {option} --regsuite-data-dir=$REGSUITE_DATA_DIR"
 
 
 def _stats(xs: Sequence[float]) -> dict[str, float]:
@@ -126,6 +130,7 @@ def make_baseline(spec: ExperimentSpec, runs: Sequence[RunResult], *, command: s
             "cpu_isa": env.get("cpu_isa"),
             "onednn": env.get("onednn"),
             "intra_op_threads": env.get("intra_op_threads"),
+            "cpu_class": env.get("cpu_class"),
             "cpu_count": env.get("cpu_count"),
             "platform": env.get("platform"),
             "dataset_fingerprints": runs[0].dataset_fingerprints,
@@ -159,9 +164,10 @@ def load(path: Path, spec: ExperimentSpec) -> Baseline:
         raise BaselineError(invalid_value("experiment", repr(spec.id), data.get("experiment"), where=where)
                             + ". The file belongs to another experiment; it was not overwritten.")
     own = Path(path).parent.parent
-    if own.parent.name == "backends" and (data.get("provenance") or {}).get("backend") != own.name:
-        raise BaselineError(invalid_value("provenance.backend", f"{own.name!r} (the backend folder it is stored in)",
-                                          (data.get("provenance") or {}).get("backend"), where=where))
+    for folder, key, what in (("backends", "backend", "backend"), ("cpus", "cpu_class", "CPU class")):
+        if own.parent.name == folder and (data.get("provenance") or {}).get(key) != own.name:
+            raise BaselineError(invalid_value(f"provenance.{key}", f"{own.name!r} (the {what} folder it is stored in)",
+                                              (data.get("provenance") or {}).get(key), where=where))
     if data.get("spec_digest") != spec.digest:
         raise BaselineError(
             invalid_value("spec_digest", f"{spec.digest!r} (the spec as it is now)", data.get("spec_digest"), where=where)
@@ -226,24 +232,29 @@ class Verdict:
 
 
 def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Path, *, record: bool = False,
-                      command: str | None = None) -> Verdict:
+                      command: str | None = None, cpu_own: bool = False) -> Verdict:
     """Run the baseline lifecycle for one experiment's fresh runs.
 
-    The runs' backend picks the file (`active_path`); recording, or a missing baseline, writes that
-    backend's own (TensorFlow's is the shared one), never another backend's."""
-    backend = runs[0].environment.get("backend") if runs else None
-    own = path_for(root, spec.id, backend)
-    path = own if record else active_path(root, spec.id, backend)
-    fresh = make_baseline(spec, runs, command=command or record_command(spec.id, backend))
-    stale = obtained_path(own)
+    The runs' backend and CPU class pick the file (`active_path`); recording, or a missing baseline, writes
+    that backend's own (TensorFlow's is the shared one), never another backend's; `cpu_own` writes the runs'
+    CPU class's own instead of the shared one."""
+    env = runs[0].environment if runs else {}
+    backend, cpu = env.get("backend"), env.get("cpu_class")
+    if cpu_own and not cpu:
+        raise BaselineError(invalid_value("cpu_class", "a CPU class (TensorFlow on the CPU) to record for", cpu,
+                                          where=spec.id))
+    own = path_for(root, spec.id, backend, cpu if cpu_own else None)
+    path = own if record else active_path(root, spec.id, backend, cpu)
+    fresh = make_baseline(spec, runs, command=command or record_command(spec.id, backend, cpu_own))
+    stale = obtained_path(own if path == path_for(root, spec.id) else path)
     if record:
-        write_json_atomic(path, fresh)
-        stale.unlink(missing_ok=True)
-        return Verdict("recorded", path)
+        write_json_atomic(own, fresh)
+        obtained_path(own).unlink(missing_ok=True)
+        return Verdict("recorded", own)
     if not path.exists():
-        write_json_atomic(path, fresh)
-        return Verdict("created", path, [
-            f"{path}: no baseline existed; wrote one from this run ({len(runs)} seed(s)). "
+        write_json_atomic(own, fresh)
+        return Verdict("created", own, [
+            f"{own}: no baseline existed; wrote one from this run ({len(runs)} seed(s)). "
             "Review it, commit it, and run again."
         ])
     baseline = load(path, spec)
@@ -253,10 +264,12 @@ def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Pat
         write_json_atomic(stale, fresh)
         n = len(failures)
         failures.append(f"obtained results written to {stale} (diff it against {path})")
-        other_cpu = cpu_difference(baseline.data["provenance"], runs[0].environment)
+        other_cpu = cpu_difference(baseline.data["provenance"], env)
         if other_cpu:
-            failures.append(other_cpu)
-        if path != own:
+            failures.append(other_cpu + (f"; where this CPU class truly differs, record its own with "
+                                         f"`{record_command(spec.id, cpu=True)}`" if cpu and backend in
+                                         (None, DEFAULT_BACKEND) else ""))
+        if backend not in (None, DEFAULT_BACKEND) and path == path_for(root, spec.id):
             failures.append(f"judged on {backend} against the shared baseline measured on {DEFAULT_BACKEND}; where "
                             f"the backends truly differ, record {backend}'s own with "
                             f"`{record_command(spec.id, backend)}` and list it in the README's agreement table")
@@ -265,7 +278,7 @@ def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Pat
     return Verdict("ok", path, checked=len(checks))
 
 
-CPU_FACTS = ("cpu", "cpu_isa", "onednn", "intra_op_threads")
+CPU_FACTS = ("cpu", "cpu_isa", "onednn", "intra_op_threads", "cpu_class")
 
 
 def cpu_difference(provenance: Mapping[str, Any], environment: Mapping[str, Any]) -> str | None:
@@ -278,7 +291,7 @@ def cpu_difference(provenance: Mapping[str, Any], environment: Mapping[str, Any]
         return None
     return ("the baseline was measured on other CPU kernels than this run (" + "; ".join(differs) + "): the numbers "
             "may differ as another seed's would; a band that fails only here is a finding about this CPU, to record "
-            "in the README's table, not a reason to widen it")
+            "in the README's CPU table, not a reason to widen it")
 
 
 def restamp(path: Path, spec: ExperimentSpec) -> bool:

@@ -83,6 +83,22 @@ def onednn_enabled() -> bool | None:
         return None
 
 
+def cpu_class(env: Any) -> str | None:
+    """The CPU kernels a TensorFlow run's numbers depend on, as a folder name: 'onednn-avx512', 'eigen-avx2-2threads'.
+
+    With oneDNN the numbers follow the ISA; with Eigen also the intra-op pool (TensorFlow's default: one thread per
+    schedulable core). None off TensorFlow or on a GPU, where other folders apply."""
+    if env.get("backend") != "tensorflow" or env.get("device") != "cpu":
+        return None
+    isa = set(str(env.get("cpu_isa") or "").split())
+    level = next((name for flag, name in (("avx512f", "avx512"), ("avx2", "avx2"), ("avx", "avx")) if flag in isa), "x86")
+    if env.get("onednn"):
+        return f"onednn-{level}"
+    threads = env.get("intra_op_threads")
+    threads = env.get("cpu_count") if threads in (None, "default") else threads
+    return f"eigen-{level}-{threads}threads"
+
+
 def backend() -> str:
     """The Keras backend that a run will use (without importing Keras)."""
     if "keras" in sys.modules:
@@ -158,7 +174,7 @@ def machine_info() -> dict[str, Any]:
 def snapshot() -> dict[str, Any]:
     """Everything a result records about where it was measured."""
     gpus = accelerators()
-    return {
+    snap = {
         "python": platform.python_version(),
         "tensorflow": _version("tensorflow") or _version("tensorflow-cpu"),
         "keras": _version("keras"),
@@ -173,3 +189,5 @@ def snapshot() -> dict[str, Any]:
         "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
         "platform": platform.platform(),
     }
+    snap["cpu_class"] = cpu_class(snap)
+    return snap

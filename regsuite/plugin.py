@@ -32,6 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a missing dataset is an error instead of a skip (default: $REGSUITE_REQUIRE_DATA; CI sets it)")
     group.addoption("--regsuite-record", action="store_true", default=False,
                     help="re-measure and rewrite the baselines of the selected experiments")
+    group.addoption("--regsuite-record-cpu", action="store_true", default=False,
+                    help="re-measure the selected experiments and write them as this CPU class's own baselines "
+                         "(baselines/cpus/<class>/), for experiments whose numbers truly differ on these CPU kernels")
     group.addoption("--regsuite-tier", choices=("quick", "full"), default="full",
                     help="quick: parameter counts, properties and API checks only; full (default): train every experiment")
     group.addoption("--regsuite-seeds", metavar="N,N,...", default=None,
@@ -113,6 +116,7 @@ class RegsuiteSession:
     seeds: tuple[int, ...] | None
     baseline_root: Path
     max_seeds: int = 3
+    record_cpu: bool = False
     bench_budget: float = 5.0
     timing_passes: int = 2
     timings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -133,7 +137,8 @@ class RegsuiteSession:
         return cls(
             data_dir=opt("--regsuite-data-dir"),
             require_data=opt("--regsuite-require-data"),
-            record=opt("--regsuite-record"),
+            record=opt("--regsuite-record") or opt("--regsuite-record-cpu"),
+            record_cpu=opt("--regsuite-record-cpu"),
             tier=opt("--regsuite-tier"),
             seeds=_parse_seeds(opt("--regsuite-seeds")),
             baseline_root=Path(root) if root else Path(config.rootpath) / "baselines",
@@ -149,6 +154,13 @@ class RegsuiteSession:
         from .environment import backend
 
         return backend()
+
+    @property
+    def cpu_class(self) -> str | None:
+        """The CPU kernels TensorFlow runs here: on TensorFlow they pick the baselines too (imports the backend)."""
+        from .environment import snapshot
+
+        return snapshot()["cpu_class"]
 
     def seeds_for(self, spec: ExperimentSpec, override: Iterable[int] | None = None) -> tuple[int, ...]:
         """A test's mark, else --regsuite-seeds, else all recorded seeds when recording, else the first few."""
@@ -418,7 +430,8 @@ def _timing_summary(tr: Any, timings: dict[tuple[str, str], dict[str, Any]]) -> 
 def baseline_verdict(state: RegsuiteSession, spec: ExperimentSpec, outcome: Outcome) -> baselines.Verdict:
     """The baseline lifecycle for a test; records what it wrote for the summary."""
     try:
-        verdict = baselines.compare_or_record(spec, outcome.runs, state.baseline_root, record=state.record)
+        verdict = baselines.compare_or_record(spec, outcome.runs, state.baseline_root, record=state.record,
+                                              cpu_own=state.record_cpu)
     except RegsuiteError as exc:
         pytest.fail(str(exc), pytrace=False)
     if verdict.status in ("created", "recorded"):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from regsuite import baselines
+from regsuite import baselines, environment
 from regsuite.errors import BaselineError
 from regsuite.serial import write_json_atomic
 
@@ -183,21 +183,75 @@ def test_a_backend_folder_holding_another_backends_baseline_is_an_error(tmp_path
         baselines.compare_or_record(SPEC, _on("torch", runs()), tmp_path)
 
 
-def test_a_mismatch_on_other_cpu_kernels_says_so_and_a_match_does_not(tmp_path):
-    """Same model name, other kernels (measured: AVX2 EPYC with Eigen vs the baselines' EPYC): the note says which."""
+def _on_cpu(rs, **facts):
     import dataclasses
 
+    env = {"backend": "tensorflow", "device": "cpu", "cpu": "AMD EPYC", "cpu_isa": "avx avx2 fma", "onednn": False,
+           "intra_op_threads": "default", "cpu_count": 2, **facts}
+    env["cpu_class"] = environment.cpu_class(env)
+    return [dataclasses.replace(r, environment={**r.environment, **env}) for r in rs]
+
+
+def test_cpu_class_names_the_kernels_the_numbers_depend_on():
+    base = {"backend": "tensorflow", "device": "cpu", "cpu_count": 2, "intra_op_threads": "default"}
+    assert environment.cpu_class({**base, "cpu_isa": "avx avx2 fma", "onednn": False}) == "eigen-avx2-2threads"
+    assert environment.cpu_class({**base, "cpu_isa": "avx avx2 fma", "onednn": False,
+                                  "intra_op_threads": "1"}) == "eigen-avx2-1threads"
+    assert environment.cpu_class({**base, "cpu_isa": "avx avx2 fma avx512f avx512_vnni", "onednn": True,
+                                  "intra_op_threads": "1"}) == "onednn-avx512"  # oneDNN: the pool does not matter
+    assert environment.cpu_class({**base, "backend": "jax", "cpu_isa": "avx2"}) is None
+    assert environment.cpu_class({**base, "device": "gpu", "cpu_isa": "avx2"}) is None
+
+
+def test_a_mismatch_on_other_cpu_kernels_says_so_and_a_match_does_not(tmp_path):
+    """Same model name, other kernels (measured: AVX2 EPYC with Eigen vs the baselines' EPYC): the note says which."""
     path = baselines.path_for(tmp_path, SPEC.id)
     baselines.compare_or_record(SPEC, runs(), tmp_path)
     data = json.loads(path.read_text())
-    for key in ("cpu_isa", "onednn", "intra_op_threads"):
+    for key in ("cpu_isa", "onednn", "intra_op_threads", "cpu_class"):
         del data["provenance"][key]  # a baseline recorded before regsuite recorded them
+    data["provenance"]["cpu"] = "AMD EPYC"  # the same model name
     write_json_atomic(path, data)
-    here = [dataclasses.replace(r, environment={**r.environment, "cpu_isa": "avx avx2 fma", "onednn": False,
-                                                "intra_op_threads": "default"}) for r in runs(shift=1.0)]
-    v = baselines.compare_or_record(SPEC, here, tmp_path)
+    v = baselines.compare_or_record(SPEC, _on_cpu(runs(shift=1.0)), tmp_path)
     assert v.status == "mismatch"
-    assert ("the baseline was measured on other CPU kernels than this run (cpu_isa 'not recorded' -> 'avx avx2 fma'; "
-            "onednn 'not recorded' -> False; intra_op_threads 'not recorded' -> 'default')") in "\n".join(v.failures)
-    assert baselines.compare_or_record(SPEC, [dataclasses.replace(r, environment=here[0].environment) for r in runs()],
-                                       tmp_path).status == "ok"
+    text = "\n".join(v.failures)
+    assert ("the baseline was measured on other CPU kernels than this run (cpu_isa 'not recorded' -> 'avx avx2 fma'; onednn 'not recorded' -> False; intra_op_threads 'not recorded' -> "
+            "'default'; cpu_class 'not recorded' -> 'eigen-avx2-2threads')") in text
+    assert "record its own with `pytest bench -k 'keras_regularization/tiny' --regsuite-record-cpu" in text
+    assert baselines.compare_or_record(SPEC, _on_cpu(runs()), tmp_path).status == "ok"
+
+
+def test_a_cpu_class_is_judged_against_the_shared_baseline_until_it_has_its_own(tmp_path):
+    shared = baselines.path_for(tmp_path, SPEC.id)
+    own = tmp_path / "cpus" / "eigen-avx2-2threads" / "keras_regularization" / "tiny.json"
+    assert baselines.path_for(tmp_path, SPEC.id, "tensorflow", "eigen-avx2-2threads") == own
+    assert baselines.path_for(tmp_path, SPEC.id, "jax", "eigen-avx2-2threads") == \
+        tmp_path / "backends" / "jax" / "keras_regularization" / "tiny.json"
+    baselines.compare_or_record(SPEC, runs(), tmp_path)
+    before = shared.read_text()
+    assert baselines.active_path(tmp_path, SPEC.id, "tensorflow", "eigen-avx2-2threads") == shared
+
+    v = baselines.compare_or_record(SPEC, _on_cpu(runs(shift=1.0)), tmp_path, record=True, cpu_own=True)
+    assert v.status == "recorded" and v.path == own and shared.read_text() == before
+    prov = json.loads(own.read_text())["provenance"]
+    assert prov["cpu_class"] == "eigen-avx2-2threads" and "--regsuite-record-cpu" in prov["command"]
+    assert baselines.active_path(tmp_path, SPEC.id, "tensorflow", "eigen-avx2-2threads") == own
+    assert baselines.compare_or_record(SPEC, _on_cpu(runs(shift=1.0)), tmp_path).status == "ok"
+    assert baselines.compare_or_record(SPEC, runs(), tmp_path).status == "ok"  # other CPUs: still the shared one
+    v = baselines.compare_or_record(SPEC, _on_cpu(runs(shift=1.0), intra_op_threads="1"), tmp_path)
+    assert v.status == "mismatch" and v.path == shared  # another pool size with Eigen: another class
+    assert v.obtained == shared.with_name("tiny.obtained.json")
+
+    v = baselines.compare_or_record(SPEC, _on_cpu(runs(shift=2.0)), tmp_path)
+    assert v.status == "mismatch" and v.path == own and v.obtained == own.with_name("tiny.obtained.json")
+    with pytest.raises(BaselineError, match="Invalid value for `cpu_class`. Expected a CPU class"):
+        baselines.compare_or_record(SPEC, runs(), tmp_path, record=True, cpu_own=True)
+
+
+def test_a_cpu_folder_holding_another_class_baseline_is_an_error(tmp_path):
+    path = baselines.path_for(tmp_path, SPEC.id, cpu="onednn-avx512")
+    write_json_atomic(path, baselines.make_baseline(SPEC, _on_cpu(runs())))
+    with pytest.raises(BaselineError, match=r"Invalid value for `provenance.cpu_class`. Expected 'onednn-avx512' \(the "
+                                            r"CPU class folder it is stored in\). Received: "
+                                            r"provenance.cpu_class='eigen-avx2-2threads'"):
+        baselines.compare_or_record(SPEC, _on_cpu(runs(), cpu_isa="avx2 avx512f avx512_vnni", onednn=True), tmp_path)

@@ -22,13 +22,16 @@ L1 = "keras_regularization/l1"
 
 @pytest.fixture
 def fake_runner(monkeypatch):
-    state = {"shift": 0.0, "missing": False, "calls": 0}
+    state = {"shift": 0.0, "missing": False, "calls": 0, "env": {}}
 
     def run(spec, seed=None, *, data_dir=None):
+        import dataclasses
+
         state["calls"] += 1
         if state["missing"]:
             raise DataUnavailable("Dataset `mnist` not found. Set REGSUITE_DATA_DIR=/path/to/mirror")
-        return fake_run(spec.id, seed, shift=state["shift"], epochs=spec.fit.epochs, digest=spec.digest)
+        result = fake_run(spec.id, seed, shift=state["shift"], epochs=spec.fit.epochs, digest=spec.digest)
+        return dataclasses.replace(result, environment={**result.environment, **state["env"]})
 
     monkeypatch.setattr(runner, "run", run)
     return state
@@ -72,6 +75,26 @@ def test_baseline_lifecycle_through_pytest(bench, fake_runner):
     result.assert_outcomes(skipped=1)
     assert not (folder / "l1.obtained.json").exists()
     go().assert_outcomes(passed=1)
+
+
+def test_record_cpu_writes_this_cpu_class_own_baseline_and_leaves_the_shared_one(bench, fake_runner):
+    go, folder = bench
+    go().assert_outcomes(failed=1)  # creates the shared baseline
+    go().assert_outcomes(passed=1)
+    shared = (folder / "l1.json").read_text()
+    fake_runner["env"] = {"cpu_isa": "avx avx2 fma", "onednn": False, "cpu_class": "eigen-avx2-2threads"}
+    fake_runner["shift"] = 1.0
+    result = go()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*measured on other CPU kernels*record its own with `pytest bench -k "
+                                 "'keras_regularization/l1' --regsuite-record-cpu*"])
+    go("--regsuite-record-cpu").assert_outcomes(skipped=1)
+    own = folder.parent / "cpus" / "eigen-avx2-2threads" / "keras_regularization" / "l1.json"
+    assert own.exists() and (folder / "l1.json").read_text() == shared
+    assert json.loads(own.read_text())["provenance"]["cpu_class"] == "eigen-avx2-2threads"
+    go().assert_outcomes(passed=1)  # judged against its own now
+    fake_runner["env"] = {}
+    go().assert_outcomes(failed=1)  # another CPU: the shared one, which the shifted numbers miss
 
 
 def test_runs_are_cached_per_session(pytester, fake_runner, tmp_path):
