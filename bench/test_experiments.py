@@ -88,13 +88,17 @@ def test_baseline_bands(experiment, regsuite, regsuite_seeds):
 
 
 def test_documented_fidelity(experiment, regsuite):
-    """Every documented number lies in the stored measured band, widened by the spec's stated tolerance."""
+    """Every documented number lies in the stored measured band, widened by the spec's stated tolerance.
+
+    Judged on the backend's reference baseline, not a CPU class's own: how our measurement compares with the
+    document is one finding per backend (the spec's known deviations), while a CPU class's baseline only says
+    what its own kernels reproduce."""
     doc = experiment.documented
     if not (doc.history or doc.test):
         pytest.skip(f"{experiment.source} prints no training results for {experiment.id}: nothing to compare")
     if not doc.reproducible:
         pytest.skip(f"{experiment.id}: the documented numbers are not reproducible by construction ({doc.note})")
-    path = baselines.active_path(regsuite.baseline_root, experiment.id, regsuite.backend, regsuite.cpu_class)
+    path = baselines.active_path(regsuite.baseline_root, experiment.id, regsuite.backend)
     if not path.exists():
         pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(experiment.id, regsuite.backend)}`", pytrace=False)
     checks = baselines.fidelity_checks(experiment, baselines.load(path, experiment))
