@@ -189,5 +189,7 @@ def snapshot() -> dict[str, Any]:
         "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
         "platform": platform.platform(),
     }
+    if snap["onednn"] is None and snap["backend"] == "tensorflow":
+        snap["onednn"] = onednn_expected()  # TensorFlow cannot say: its documented default for this CPU
     snap["cpu_class"] = cpu_class(snap)
     return snap
