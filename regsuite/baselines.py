@@ -278,7 +278,8 @@ def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Pat
     return Verdict("ok", path, checked=len(checks))
 
 
-CPU_FACTS = ("cpu", "cpu_isa", "onednn", "intra_op_threads", "cpu_class")
+# the pool size matters only with Eigen, and cpu_class carries it there
+CPU_FACTS = ("cpu", "cpu_isa", "onednn", "cpu_class")
 
 
 def cpu_difference(provenance: Mapping[str, Any], environment: Mapping[str, Any]) -> str | None:
