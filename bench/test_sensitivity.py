@@ -7,6 +7,8 @@ its expectations and its baseline bands — against it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from regsuite import baselines
@@ -52,7 +54,7 @@ def _drop_dropout(spec: ExperimentSpec) -> ExperimentSpec:
 def _lr(spec: ExperimentSpec, lr: float) -> ExperimentSpec:
     opt = spec.compile.optimizer
     new = OptimizerSpec(opt.name, {**dict(opt.params), "learning_rate": lr})
-    return spec.replace(compile=spec.compile.__class__(new, spec.compile.loss, spec.compile.metrics))
+    return spec.replace(compile=dataclasses.replace(spec.compile, optimizer=new))
 
 
 ALTERATIONS = {
@@ -74,6 +76,8 @@ def test_alteration_is_caught(alteration, regsuite, regsuite_seeds):
     original = REGISTRY.get(exp_id)
     altered = alter(original)
     assert altered.digest != original.digest, f"{alteration} did not change {exp_id}"
+    assert (altered.fit, altered.compile.steps_per_execution) == (original.fit, original.compile.steps_per_execution), (
+        f"{alteration} changed how {exp_id} is run, not only what it runs")
     path = baselines.active_path(regsuite.baseline_root, exp_id, regsuite.backend, regsuite.cpu_class)
     if not path.exists():
         pytest.fail(f"no baseline at {path}; record it with `{baselines.record_command(exp_id, regsuite.backend)}`", pytrace=False)
