@@ -415,9 +415,9 @@ def _timing_summary(tr: Any, timings: dict[tuple[str, str], dict[str, Any]]) -> 
         cpu, gpu = timings.get((exp_id, "cpu")), timings.get((exp_id, "gpu"))
         speed = f"{cpu['steady_epoch_seconds'] / gpu['steady_epoch_seconds']:.2f}x" if cpu and gpu else "-"
         frac = cpu.get("fraction_of_reference") if cpu else None
-        tr.write_line(f"  {exp_id:<36} {cpu['steady_epoch_seconds'] if cpu else float('nan'):>12.4f} "
-                      f"{gpu['steady_epoch_seconds'] if gpu else float('nan'):>12.4f} {speed:>12} "
-                      f"{cpu['achieved_gflops'] if cpu else float('nan'):>12.2f} "
+        cpu_s, gpu_s = (f"{info['steady_epoch_seconds']:.4f}" if info else "-" for info in (cpu, gpu))
+        gflops = f"{cpu['achieved_gflops']:.2f}" if cpu else "-"
+        tr.write_line(f"  {exp_id:<36} {cpu_s:>12} {gpu_s:>12} {speed:>12} {gflops:>12} "
                       f"{(f'{frac:.1%}' if frac else '-'):>10}")
     peaks: dict[str, float] = {}
     for (exp_id, _), info in timings.items():

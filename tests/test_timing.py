@@ -87,3 +87,29 @@ def test_passes_share_the_budget_and_still_reach_5_rounds(passes, share):
     assert timing.pass_share(6.0, passes) == share
     with pytest.raises(Exception, match=r"Invalid value for `passes`. Expected a positive int. Received: passes=0"):
         timing.pass_share(6.0, 0)
+
+
+def test_the_summary_table_gives_the_gpu_speedup_where_both_devices_ran_and_dashes_where_one_did_not():
+    """The CPU-vs-GPU table a run with a GPU prints (no GPU machine runs the unit tests, so fake timings)."""
+    from regsuite.plugin import _timing_summary
+
+    class Lines:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def write_line(self, line: str) -> None:
+            self.lines.append(line)
+
+    def info(seconds: float, gflops: float, fraction: float | None, rss: float) -> dict:
+        return {"steady_epoch_seconds": seconds, "achieved_gflops": gflops, "fraction_of_reference": fraction,
+                "peak_rss_mb": rss}
+
+    tr = Lines()
+    _timing_summary(tr, {("imdb/original", "cpu"): info(1.5, 19.0, 0.148, 2000.0),
+                         ("imdb/original", "gpu"): info(0.5, 57.0, None, 2500.0),
+                         ("lab02/sgd", "cpu"): info(0.25, 4.0, 0.04, 900.0)})
+    imdb = next(line for line in tr.lines if "imdb/original" in line).split()
+    sgd = next(line for line in tr.lines if "lab02/sgd" in line).split()
+    assert imdb == ["imdb/original", "1.5000", "0.5000", "3.00x", "19.00", "14.8%"]
+    assert sgd == ["lab02/sgd", "0.2500", "-", "-", "4.00", "4.0%"]
+    assert tr.lines[-1].endswith("(MiB): lab02 900, imdb 2500")
