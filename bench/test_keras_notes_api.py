@@ -77,8 +77,8 @@ def test_clipnorm_output_has_norm_at_most_one_and_keeps_direction(grad):
 def test_dropout_is_identity_at_inference_and_keeps_the_expected_activation_in_training(rate, seed):
     x = np.random.default_rng(seed).uniform(0.5, 1.5, size=(50, 400)).astype("float32")
     layer = keras.layers.Dropout(rate, seed=seed)
-    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
-    out = np.asarray(layer(x, training=True))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
     kept = out != 0
     # inverted dropout: a kept unit is scaled by 1 / (1 - rate), a dropped one is 0
     np.testing.assert_allclose(out[kept], x[kept] / (1 - rate), rtol=1e-6)
@@ -96,7 +96,7 @@ def test_l1_and_l2_add_exactly_their_penalty_to_the_model_losses(kind, factor, w
     w = np.asarray(weights, dtype="float32").reshape(3, 2)
     model.layers[0].kernel.assign(w)
     model(np.random.default_rng(seed).normal(size=(4, 3)).astype("float32"))
-    got = float(sum(np.asarray(v) for v in model.losses))
+    got = float(sum(keras.ops.convert_to_numpy(v) for v in model.losses))
     w64 = w.astype(np.float64)
     expected = factor * (np.abs(w64).sum() if kind == "l1" else (w64**2).sum())
     np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6)
@@ -111,9 +111,9 @@ def test_batch_norm_in_training_mode_cancels_the_preceding_dense_bias(bias, seed
     bn = keras.layers.BatchNormalization()
     dense.build((None, 5))
     dense.bias.assign(np.zeros(4, "float32"))
-    without = np.asarray(bn(dense(x), training=True))
+    without = keras.ops.convert_to_numpy(bn(dense(x), training=True))
     dense.bias.assign(np.asarray(bias, "float32"))
-    with_bias = np.asarray(bn(dense(x), training=True))
+    with_bias = keras.ops.convert_to_numpy(bn(dense(x), training=True))
     np.testing.assert_allclose(with_bias, without, atol=2e-3 * (1 + max(abs(b) for b in bias) / 10))
 
 
@@ -125,7 +125,7 @@ def test_batch_norm_does_not_cancel_a_bias_behind_a_relu():
     outs = []
     for b in (0.0, 3.0):
         dense.bias.assign(np.full(4, b, "float32"))
-        outs.append(np.asarray(bn(keras.activations.relu(dense(x)), training=True)))
+        outs.append(keras.ops.convert_to_numpy(bn(keras.activations.relu(dense(x)), training=True)))
     assert np.abs(outs[0] - outs[1]).max() > 0.1
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import datasets
-from .environment import snapshot
+from .environment import backend as active_backend, snapshot
 from .errors import RegsuiteError, SpecError, invalid_value
 from .results import RunResult
 from .specs import DataSpec, ExperimentSpec, MaxNorm, ModelSpec, OptimizerSpec, Regularizer, WideDeepSpec
@@ -230,13 +230,21 @@ def param_counts(model) -> dict[str, int]:
     return {"total": int(model.count_params()), "trainable": trainable, "non_trainable": non_trainable}
 
 
+def steps_per_execution(spec: ExperimentSpec) -> int:
+    """The steps per compiled call a run of `spec` really takes: the spec's, except on the plain loop and on
+    PyTorch, whose Keras trainer refuses more than one (the numbers are the same either way)."""
+    if os.environ.get(PLAIN_LOOP_ENV) or active_backend() == "torch":
+        return 1
+    return spec.compile.steps_per_execution
+
+
 def build(spec: ExperimentSpec):
     """Build the spec's model (no data needed); compile it where Keras trains it."""
     model = build_model(spec.model, spec.id)
     if spec.procedure != "keras_fit":
         return model  # trained by its own loop: the spec's loss may be no Keras loss name
     c = spec.compile
-    spe = 1 if os.environ.get(PLAIN_LOOP_ENV) else c.steps_per_execution
+    spe = steps_per_execution(spec)
     model.compile(optimizer=make_optimizer(c.optimizer), loss=c.loss if isinstance(c.loss, str) else list(c.loss),
                   loss_weights=None if c.loss_weights is None else list(c.loss_weights),
                   metrics=list(c.metrics) or None, steps_per_execution=spe)

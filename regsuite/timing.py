@@ -201,6 +201,8 @@ class EpochBench:
 
     def report(self, epoch_seconds: list[float], reference_gflops: float | None) -> dict[str, Any]:
         """What a benchmark's extra_info carries, from its per-round epoch times."""
+        from .runner import steps_per_execution
+
         steady = statistics.median(epoch_seconds)
         achieved = self.flops_per_step * self.steps_per_epoch / steady / 1e9
         snap = snapshot()
@@ -212,7 +214,7 @@ class EpochBench:
             "reference_matmul_gflops": reference_gflops,
             "fraction_of_reference": achieved / reference_gflops if reference_gflops else None,
             "samples": self.samples, "batch_size": self.spec.fit.batch_size,
-            "steps_per_execution": self.spec.compile.steps_per_execution,
+            "steps_per_execution": steps_per_execution(self.spec),
             "tensorflow": snap["tensorflow"], "keras": snap["keras"], "numpy": snap["numpy"],
             "dataset_fingerprints": dict(self.fingerprints), "peak_rss_mb": peak_rss_mb(),
         }

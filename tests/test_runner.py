@@ -74,3 +74,21 @@ def test_gradient_descent_never_increases_the_convex_loss(w, b, lr):
     losses = runner.linear_gd(w, b, lr, 100)
     for before, after in zip(losses, losses[1:]):
         assert after <= before + 1e-12 * max(losses[0], 1.0)
+
+
+@pytest.mark.parametrize("backend, plain_loop, expected", [
+    ("tensorflow", False, 16), ("jax", False, 16), ("torch", False, 1), ("tensorflow", True, 1),
+])
+def test_a_run_takes_the_specs_steps_per_call_except_where_keras_or_the_user_allows_one(
+        monkeypatch, backend, plain_loop, expected):
+    """Keras' PyTorch trainer raises on steps_per_execution > 1, so a spec's 64 cannot reach it."""
+    import dataclasses
+
+    spec = make_spec()
+    spec = spec.replace(compile=dataclasses.replace(spec.compile, steps_per_execution=16))
+    monkeypatch.setattr(runner, "active_backend", lambda: backend)
+    if plain_loop:
+        monkeypatch.setenv(runner.PLAIN_LOOP_ENV, "1")
+    else:
+        monkeypatch.delenv(runner.PLAIN_LOOP_ENV, raising=False)
+    assert runner.steps_per_execution(spec) == expected
