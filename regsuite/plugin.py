@@ -57,7 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--regsuite-worker-threads", choices=("auto", "off"), default="auto",
                     help="auto (default): under pytest-xdist each worker's TensorFlow gets cores / workers threads "
                          "where it runs its oneDNN kernels (same numbers, no oversubscription; with its Eigen "
-                         "kernels the numbers depend on the pool size, so the pools stay); off: TensorFlow's defaults")
+                         "kernels the numbers depend on the pool size, so the pools stay), and OpenMP's idle "
+                         "threads (PyTorch's) sleep instead of spin; off: the libraries' defaults")
     group.addoption("--regsuite-results", metavar="FILE", default=None,
                     help="write every seeded run's measured numbers to FILE (JSON) at the end; under pytest-xdist "
                          "the workers' runs are merged into it")
@@ -73,8 +74,9 @@ def pytest_configure(config: pytest.Config) -> None:
     parse_shard(config.getoption("--regsuite-shard"))  # a bad value is a usage error before collection
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and config.getoption("--regsuite-worker-threads") == "auto":
-        from .environment import share_cores
+        from .environment import quiet_idle_threads, share_cores
 
+        quiet_idle_threads()
         try:
             share_cores(int(workerinput["workercount"]))
         except RuntimeError:  # a conftest imported TensorFlow: its thread pools are set already

@@ -316,6 +316,8 @@ def _selu_stats(spec: ExperimentSpec, model, arrays: dict[str, np.ndarray]) -> d
     Input: the first 1,000 training rows standardised pixel by pixel (statistics of those
     rows; a constant pixel keeps scale 1), the condition the notes state for self-normalisation.
     """
+    import keras
+
     x = np.asarray(arrays["x_train"][:1000], dtype=np.float64).reshape(1000, -1)
     std = x.std(axis=0)
     h = ((x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype("float32")
@@ -327,7 +329,7 @@ def _selu_stats(spec: ExperimentSpec, model, arrays: dict[str, np.ndarray]) -> d
                 and layer.get_config().get("activation") == "selu":
             depth += 1
             if depth in SELU_DEPTHS:
-                a = np.asarray(h)
+                a = keras.ops.convert_to_numpy(h)  # np.asarray fails on a torch tensor that needs grad
                 out[f"selu_mean_at_{depth}"] = float(a.mean())
                 out[f"selu_std_at_{depth}"] = float(a.std())
     return out
@@ -411,7 +413,7 @@ def _keras_fit(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) -
             extra.update(more)
         constrained = [la for la in model.layers if getattr(la, "kernel_constraint", None) is not None]
         if constrained:  # the largest incoming-weight norm of any unit after training
-            extra["max_column_norm"] = max(float(np.linalg.norm(np.asarray(la.kernel), axis=0).max())
+            extra["max_column_norm"] = max(float(np.linalg.norm(keras.ops.convert_to_numpy(la.kernel), axis=0).max())
                                            for la in constrained)
     finally:
         for d in (log_dir, ckpt_dir):
@@ -576,7 +578,7 @@ def _init_probe(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) 
     start = time.perf_counter()
     for layer in spec.model.layers:
         dense = build_model(ModelSpec((x.shape[1],), (layer,)), spec.id).layers[-1]
-        w = np.asarray(dense.kernel)
+        w = keras.ops.convert_to_numpy(dense.kernel)
         name = layer.kwargs["kernel_initializer"]
         extra.update({f"{name}_min": float(w.min()), f"{name}_max": float(w.max()),
                       f"{name}_mean": float(w.mean()), f"{name}_std": float(w.std())})
@@ -586,7 +588,7 @@ def _init_probe(spec: ExperimentSpec, seed: int, arrays: dict[str, np.ndarray]) 
         net.compile(optimizer=make_optimizer(spec.compile.optimizer), loss=spec.compile.loss)
         for _ in range(spec.fit.epochs):
             net.train_on_batch(xb, yb)
-        k = np.asarray(net.layers[0].kernel)
+        k = keras.ops.convert_to_numpy(net.layers[0].kernel)
         extra[f"{init}_unit_spread"] = float(np.abs(k - k[:, :1]).max())
         extra[f"{init}_kernel_abs_max"] = float(np.abs(k).max())
     return {"history": {}, "test": {}, "params": {"total": 0, "trainable": 0, "non_trainable": 0},

@@ -350,6 +350,33 @@ def test_share_cores_gives_each_worker_its_share_and_keeps_the_users_setting(mon
         share_cores(2)
 
 
+def test_quiet_idle_threads_sets_passive_waiting_unless_the_user_chose(monkeypatch):
+    import os
+
+    from regsuite.environment import quiet_idle_threads
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert quiet_idle_threads() == {"OMP_WAIT_POLICY": "PASSIVE"} and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert quiet_idle_threads() == {} and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_xdist_workers_wait_passively_unless_worker_threads_is_off(pytester, monkeypatch):
+    """Two workers' spinning OpenMP threads made a PyTorch-backend fit 10x slower than alone."""
+    pytest.importorskip("xdist")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    pytester.makepyfile(test_env="""
+        import os
+        def test_policy(request):
+            expected = None if request.config.getoption("--regsuite-worker-threads") == "off" else "PASSIVE"
+            assert os.environ.get("OMP_WAIT_POLICY") == expected
+    """)
+    pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider",
+                                  "--regsuite-worker-threads=off").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--regsuite-worker-threads=off").assert_outcomes(passed=1)
+
+
 def test_share_cores_leaves_the_pools_where_tensorflow_runs_its_eigen_kernels(monkeypatch):
     """Measured on an AVX2 EPYC: with Eigen's kernels a model's numbers change with the pool size."""
     import os
