@@ -124,6 +124,7 @@ def make_baseline(spec: ExperimentSpec, runs: Sequence[RunResult], *, command: s
             "keras": env.get("keras"),
             "numpy": env.get("numpy"),
             "backend": env.get("backend"),
+            "backend_version": env.get("backend_version"),
             "device": env.get("device"),
             "accelerators": env.get("accelerators"),
             "cpu": env.get("cpu"),

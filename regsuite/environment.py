@@ -17,6 +17,15 @@ def _version(dist: str) -> str | None:
         return None
 
 
+# The distribution whose version is the backend's: its kernels decide the numbers and the speed.
+BACKEND_DISTS = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jaxlib", "jax"), "torch": ("torch",)}
+
+
+def backend_version(name: str) -> str | None:
+    """The installed version of the library behind Keras backend `name` (None where it is not installed)."""
+    return next(filter(None, map(_version, BACKEND_DISTS.get(name, (name,)))), None)
+
+
 def cpu_model() -> str:
     """The CPU's model name (Linux /proc/cpuinfo, else platform's guess)."""
     try:
@@ -179,6 +188,7 @@ def machine_info() -> dict[str, Any]:
     return {"cpu_model": snap["cpu"], "cpu_isa": snap["cpu_isa"], "cpu_count": snap["cpu_count"],
             "memory_gb": memory_gb(),
             "gpu": ", ".join(snap["accelerators"]) or "none", "backend": snap["backend"],
+            "backend_version": snap["backend_version"],
             "tensorflow": snap["tensorflow"], "keras": snap["keras"], "numpy": snap["numpy"],
             "python": snap["python"]}
 
@@ -193,13 +203,16 @@ def snapshot() -> dict[str, Any]:
         "keras": _version("keras"),
         "numpy": _version("numpy"),
         "backend": backend(),
+        "backend_version": backend_version(backend()),
         "device": "gpu" if gpus else "cpu",
         "accelerators": gpus,
         "cpu": cpu_model(),
         "cpu_isa": cpu_isa(),
         "cpu_count": os.cpu_count(),
         "onednn": onednn_enabled(),
-        "intra_op_threads": os.environ.get("TF_NUM_INTRAOP_THREADS", "default"),
+        # The variable each backend's CPU kernels size their pool by (PyTorch's numbers depend on it too).
+        "intra_op_threads": os.environ.get("OMP_NUM_THREADS" if backend() == "torch" else "TF_NUM_INTRAOP_THREADS",
+                                           "default"),
         "platform": platform.platform(),
     }
     if snap["onednn"] is None and snap["backend"] == "tensorflow":

@@ -44,8 +44,8 @@ ALPHA = 0.05
 MIN_EFFECT = 0.10
 # What must match for two runs to be comparable (keys of pytest-benchmark's machine_info).
 # cpu_isa: one model name ("AMD EPYC") covers CPUs with and without AVX-512, whose kernels differ.
-COMPARABLE_KEYS = ("cpu_model", "cpu_isa", "cpu_count", "memory_gb", "gpu", "backend", "tensorflow", "keras", "numpy",
-                   "python")
+COMPARABLE_KEYS = ("cpu_model", "cpu_isa", "cpu_count", "memory_gb", "gpu", "backend", "backend_version", "tensorflow",
+                   "keras", "numpy", "python")
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR, EXIT_NOT_COMPARABLE = 0, 1, 2, 3
 METRICS = ("auto", "cpu-rel", "wall-rel", "cpu", "wall")
 NOISE_K = 4.0

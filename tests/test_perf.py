@@ -10,7 +10,7 @@ import pytest
 from regsuite import cli, perf
 
 MACHINE = {"cpu_model": "EPYC", "cpu_isa": "avx avx2 fma", "cpu_count": 2, "memory_gb": 23.4, "gpu": "none", "backend": "tensorflow",
-           "tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6", "python": "3.11.7"}
+           "backend_version": "2.21.0", "tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6", "python": "3.11.7"}
 NAMES = ("test_train_time[cpu-keras_regularization/l1]", "test_train_time[cpu-imdb/original]")
 
 
@@ -82,6 +82,7 @@ def test_per_experiment_minimum_effect_overrides_the_default(tmp_path):
 @pytest.mark.parametrize("change, shown", [
     ({"keras": "3.16.0"}, "keras: '3.15.1' -> '3.16.0'"),
     ({"cpu_isa": "avx avx2 fma avx512f avx512_vnni"}, "cpu_isa: 'avx avx2 fma' -> 'avx avx2 fma avx512f avx512_vnni'"),
+    ({"backend": "torch", "backend_version": "2.13.0"}, "backend_version: '2.21.0' -> '2.13.0'"),
 ])
 def test_other_machine_or_versions_exit_3(tmp_path, capsys, change, shown):
     save_run(tmp_path, 1, seed=1)

@@ -350,6 +350,15 @@ def test_share_cores_gives_each_worker_its_share_and_keeps_the_users_setting(mon
         share_cores(2)
 
 
+def test_backend_version_names_the_library_whose_kernels_run(monkeypatch):
+    from regsuite import environment
+
+    installed = {"tensorflow-cpu": "2.16.1", "jaxlib": "0.10.2", "jax": "0.10.1", "torch": "2.13.0+cpu"}
+    monkeypatch.setattr(environment, "_version", installed.get)
+    assert [environment.backend_version(b) for b in ("tensorflow", "jax", "torch", "mlx")] == \
+        ["2.16.1", "0.10.2", "2.13.0+cpu", None]
+
+
 def test_quiet_idle_threads_sets_passive_waiting_unless_the_user_chose(monkeypatch):
     import os
 
