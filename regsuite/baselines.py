@@ -281,13 +281,22 @@ def compare_or_record(spec: ExperimentSpec, runs: Sequence[RunResult], root: Pat
 
 # the pool size matters only with Eigen, and cpu_class carries it there
 CPU_FACTS = ("cpu", "cpu_isa", "onednn", "cpu_class")
+# oneDNN and the CPU class are TensorFlow's kernels; another backend's run records None for them
+OTHER_BACKEND_CPU_FACTS = ("cpu", "cpu_isa")
 
 
 def cpu_difference(provenance: Mapping[str, Any], environment: Mapping[str, Any]) -> str | None:
     """Where a baseline was measured on other CPU kernels than the run judged against it, say so: TensorFlow's
     kernels (oneDNN or Eigen, AVX2 or AVX-512, the pool size with Eigen) round differently, and a chaotic
-    experiment then lands elsewhere, as a new seed would."""
-    differs = [f"{k} {provenance.get(k, 'not recorded')!r} -> {environment.get(k)!r}" for k in CPU_FACTS
+    experiment then lands elsewhere, as a new seed would.
+
+    A run on another backend than the baseline's gets no CPU note: its kernels are another library's, and the
+    backend note names that cause (a torch run judged against a TensorFlow baseline was told of oneDNN)."""
+    backend = environment.get("backend")
+    if provenance.get("backend", DEFAULT_BACKEND) != backend:
+        return None
+    facts = CPU_FACTS if backend in (None, DEFAULT_BACKEND) else OTHER_BACKEND_CPU_FACTS
+    differs = [f"{k} {provenance.get(k, 'not recorded')!r} -> {environment.get(k)!r}" for k in facts
                if provenance.get(k, "not recorded") != environment.get(k)]
     if not differs:
         return None

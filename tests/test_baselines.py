@@ -221,6 +221,34 @@ def test_a_mismatch_on_other_cpu_kernels_says_so_and_a_match_does_not(tmp_path):
     assert baselines.compare_or_record(SPEC, _on_cpu(runs()), tmp_path).status == "ok"
 
 
+def test_a_run_on_another_backend_gets_the_backend_note_not_tensorflow_kernel_facts(tmp_path):
+    """Measured: a torch run judged against the shared TensorFlow baseline was told "onednn 'not recorded' ->
+    None", a fact about TensorFlow's kernels that it never ran; the backend is the difference to name."""
+    path = baselines.path_for(tmp_path, SPEC.id)
+    baselines.compare_or_record(SPEC, runs(), tmp_path)
+    data = json.loads(path.read_text())
+    for key in ("cpu_isa", "onednn", "intra_op_threads", "cpu_class"):
+        del data["provenance"][key]
+    write_json_atomic(path, data)
+    torch_facts = {"backend": "torch", "cpu_isa": "avx avx2 fma avx512f", "onednn": None, "cpu_class": None}
+    v = baselines.compare_or_record(SPEC, _on_cpu(runs(shift=1.0), **torch_facts), tmp_path)
+    assert v.status == "mismatch" and v.path == path
+    text = "\n".join(v.failures)
+    assert "judged on torch against the shared baseline measured on tensorflow" in text
+    assert "other CPU kernels" not in text and "onednn" not in text
+
+    own = baselines.path_for(tmp_path, SPEC.id, "torch")
+    assert baselines.compare_or_record(SPEC, _on_cpu(runs(), **torch_facts), tmp_path, record=True).path == own
+    other_isa = {**torch_facts, "cpu_isa": "avx avx2 fma"}
+    v = baselines.compare_or_record(SPEC, _on_cpu(runs(shift=1.0), **other_isa), tmp_path)
+    assert v.status == "mismatch" and v.path == own
+    text = "\n".join(v.failures)
+    # torch's own kernels do depend on the ISA; oneDNN and the CPU class stay TensorFlow's facts
+    assert ("other CPU kernels than this run (cpu_isa 'avx avx2 fma avx512f' -> 'avx avx2 fma'): the numbers"
+            in text)
+    assert "record its own with" not in text  # --regsuite-record-cpu is TensorFlow's
+
+
 def test_a_cpu_class_is_judged_against_the_shared_baseline_until_it_has_its_own(tmp_path):
     shared = baselines.path_for(tmp_path, SPEC.id)
     own = tmp_path / "cpus" / "eigen-avx2-2threads" / "keras_regularization" / "tiny.json"
