@@ -319,6 +319,10 @@ def _load_uncached(name: str, data_dir: str | os.PathLike | None, *, download: b
     loader = _loader(name)
     tried = []
     for how, path in candidates(name, data_dir):
+        # An empty folder is what a failed Keras download leaves (it makes the folder first): not a dataset.
+        if path.is_dir() and not any(path.iterdir()):
+            tried.append(f"{path} ({how}: an empty folder)")
+            continue
         if path.exists():
             arrays = loader.read(path)
             return Dataset(name, arrays, f"{how}: {path}", fingerprint(arrays))

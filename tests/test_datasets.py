@@ -69,6 +69,18 @@ def test_missing_everywhere_says_what_to_set(tmp_path, monkeypatch):
     assert msg.endswith("Set REGSUITE_DATA_DIR=/path/to/mirror or pass --regsuite-data-dir=/path/to/mirror (a folder holding mnist.npz).")
 
 
+def test_an_empty_cache_folder_left_by_a_failed_download_is_not_a_dataset(tmp_path, monkeypatch):
+    # keras.datasets.fashion_mnist makes ~/.keras/datasets/fashion-mnist before it downloads; offline, the folder
+    # stays empty, and every later load must still say what to set, not report a broken dataset.
+    home = tmp_path / "kh"
+    (home / "datasets" / "fashion-mnist").mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    with pytest.raises(DataUnavailable) as info:
+        datasets.load("fashion_mnist", download=False)
+    assert f"{home / 'datasets' / 'fashion-mnist'} (keras cache: an empty folder)" in str(info.value)
+    assert "Set REGSUITE_DATA_DIR=/path/to/mirror" in str(info.value)
+
+
 def test_mirror_that_is_not_a_directory(tmp_path, monkeypatch):
     monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path / "nope"))
     with pytest.raises(DataUnavailable, match=r"Invalid value for `data_dir`\. Expected an existing directory holding the dataset mirror\. Received: data_dir='.*nope' \(from \$REGSUITE_DATA_DIR\)"):
