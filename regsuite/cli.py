@@ -153,17 +153,38 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
 
     if len(args.runs) not in (0, 2):
         raise perf.PerfError(invalid_value("runs", "none (the last two saved runs) or two runs", args.runs))
-    old_path, new_path = perf.resolve(Path(args.storage), args.runs)
-    old, new = perf.load_run(old_path), perf.load_run(new_path)
-    print(f"old: {old_path}\nnew: {new_path}")
     if args.reference_runs < 1:
         raise perf.PerfError(invalid_value("reference-runs", "a whole number >= 1", args.reference_runs))
-    differs = perf.incomparable(old.machine, new.machine)
+    across = perf.across_keys(args.across) if args.across is not None else ()
+    storage = Path(args.storage)
+    if args.runs:
+        old_paths, new_paths = (perf.resolve(storage, [n for n in side.split(",") if n]) for side in args.runs)
+    else:
+        old_paths, new_paths = ([p] for p in perf.resolve(storage, []))
+    if len(old_paths) > 1 and args.reference_runs > 1:
+        raise perf.PerfError(invalid_value("reference-runs", "1 where the old side names several runs (they are "
+                                           "the reference)", args.reference_runs))
+    old, new = (perf.reference([perf.load_run(p) for p in paths]) for paths in (old_paths, new_paths))
+    old_path, new_path = old_paths[-1], new_paths[-1]
+    for side, paths in (("old", old_paths), ("new", new_paths)):
+        print(f"{side}: {paths[0]}" if len(paths) == 1 else f"{side}: {len(paths)} runs pooled: "
+              + ", ".join(p.stem.split("_")[0] for p in paths))
+    differs = perf.incomparable(old.machine, new.machine, across)
     if differs:
         print("not comparable (other machine or library versions):")
         for line in differs:
             print(f"  {line}")
+        keys = ",".join(line.split(":")[0] for line in differs)
+        print(f"  (to measure what that difference costs on one machine, pass --across {keys})")
         return perf.EXIT_NOT_COMPARABLE
+    if across:
+        studied = [line for line in perf.incomparable(old.machine, new.machine) if line.split(":")[0] in across]
+        print("across: " + ("; ".join(studied) if studied else f"nothing named ({args.across}) differs"))
+        if args.metric == "auto":
+            # the control is a Keras fit on the same versions: dividing by it would divide out the very change
+            args.metric = "cpu"
+            print("metric: cpu seconds per round (not relative to the control, which the versions change too); "
+                  "wall for GPU benchmarks")
     if args.reference_runs > 1:
         pooled = perf.reference_runs(Path(args.storage), old, args.reference_runs)
         print(f"reference: {len(pooled)} comparable run(s) pooled: {', '.join(r.name.split('_')[0] for r in pooled)}")
@@ -185,7 +206,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     if regressions and args.confirm:
         regressions = _confirmed(old, new, regressions, Path(args.storage),
                                  dict(min_effects=overrides, default_min_effect=args.min_effect, metric=args.metric,
-                                      noise=floors))
+                                      noise=floors, across=across))
     print(f"{len(regressions)} regression(s){' (confirmed)' if args.confirm else ''}, "
           f"{sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
           f"{len(changes)} benchmark(s) compared (alpha {perf.ALPHA})")
@@ -200,6 +221,7 @@ def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change
 
     from . import perf
 
+    across = rule.pop("across", ())
     cmd = perf.rerun_command(new, [c.benchmark for c in flagged], storage)
     print(f"confirming {len(flagged)} flagged benchmark(s) in a fresh process:\n  {shlex.join(cmd)}", flush=True)
     folder = storage / perf.CONFIRM_DIR
@@ -211,8 +233,12 @@ def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change
                              "and 1); run the command above to see why")
     rerun = perf.load_run(made[0])
     print(f"re-timed: {made[0]}")
+    differs = perf.incomparable(new.machine, rerun.machine)
+    if differs:  # with --across the old side ran other versions; the re-timing must repeat the new side
+        raise perf.PerfError(f"{made[0]}: the re-timing is not comparable with the new run {new.path} "
+                             f"({'; '.join(differs)}); run compare from the new run's environment")
     kept = []
-    for first, again in perf.confirm(old, rerun, flagged, **rule):
+    for first, again in perf.confirm(old, rerun, flagged, **rule, across=across):
         confirmed = again.verdict == "regression"
         kept += [first] if confirmed else []
         print(f"  {first.benchmark}: ratio {first.ratio:.3f} then {again.ratio:.3f} (p {again.p_value:.4f}) "
@@ -283,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     perf_sub = perf_p.add_subparsers(dest="perf_command", required=True)
     pc = perf_sub.add_parser("compare", help="newest saved run vs the previous one (or two named runs); exit 0 no "
                                              "regression, 1 regression, 2 usage/infrastructure error, 3 not comparable")
-    pc.add_argument("runs", nargs="*", help="two saved runs (path, file stem or counter); default: the last two")
+    pc.add_argument("runs", nargs="*", help="two saved runs (path, file stem or counter), old then new; a side may "
+                                            "be several comma-separated runs, pooled (e.g. 0001,0003 0002,0004); "
+                                            "default: the last two")
     pc.add_argument("--storage", default=".benchmarks", help="pytest-benchmark storage folder (default .benchmarks)")
     pc.add_argument("--min-effect", type=float, default=0.10,
                     help="smallest slowdown reported, as a fraction of the old median (default 0.10)")
@@ -295,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--reference-runs", type=int, default=1, metavar="N",
                     help="judge the new run against the old one pooled with the N-1 comparable runs saved before "
                          "it (default 1: the old run alone); one unlucky old run no longer decides")
+    pc.add_argument("--across", default=None, metavar="KEY[,KEY]",
+                    help="let these machine/library facts differ (e.g. tensorflow,numpy): measure what an upgrade "
+                         "costs on one machine instead of reporting the runs as not comparable; judged on CPU "
+                         "seconds unless --metric says otherwise; keys: " + ", ".join(perf.COMPARABLE_KEYS))
     pc.add_argument("--confirm", action="store_true",
                     help="time each flagged benchmark again in a fresh pytest process (run from the project's "
                          "folder; saved under STORAGE/confirmations) and report only the regressions that "

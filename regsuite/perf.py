@@ -193,9 +193,20 @@ def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
 
 
-def incomparable(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """The machine/library facts that differ between two runs."""
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in COMPARABLE_KEYS if old.get(k) != new.get(k)]
+def incomparable(old: Mapping[str, Any], new: Mapping[str, Any], across: Sequence[str] = ()) -> list[str]:
+    """The machine/library facts that differ between two runs, leaving out those in `across` (see `across_keys`)."""
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in COMPARABLE_KEYS
+            if k not in across and old.get(k) != new.get(k)]
+
+
+def across_keys(text: str) -> tuple[str, ...]:
+    """The facts `--across` lets differ ('tensorflow,numpy'): a study of one upgrade on one machine, e.g. TensorFlow
+    2.16 against 2.21, where by default other library versions make two runs not comparable."""
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    wrong = [k for k in keys if k not in COMPARABLE_KEYS]
+    if not keys or wrong:
+        raise PerfError(invalid_value("across", f"comma-separated keys among {', '.join(COMPARABLE_KEYS)}", text))
+    return keys
 
 
 @dataclass(frozen=True)
@@ -325,10 +336,10 @@ def rerun_command(run: SavedRun, benchmarks: Sequence[str], storage: Path) -> li
 
 def confirm(old: SavedRun, rerun: SavedRun, flagged: Sequence[Change], min_effects: Mapping[str, float] | None = None,
             default_min_effect: float = MIN_EFFECT, metric: str = "auto",
-            noise: Mapping[str, float] | None = None) -> list[tuple[Change, Change]]:
+            noise: Mapping[str, float] | None = None, across: Sequence[str] = ()) -> list[tuple[Change, Change]]:
     """Each flagged change beside the re-timing's change against the same old run, by the same rule; a
     regression is confirmed when both say so."""
-    differs = incomparable(old.machine, rerun.machine)
+    differs = incomparable(old.machine, rerun.machine, across)
     if differs:
         raise PerfError(f"{rerun.path}: the re-timing is not comparable with {old.path} ({'; '.join(differs)})")
     again = {c.benchmark: c for c in compare(old, rerun, min_effects, default_min_effect, metric, noise)}

@@ -15,7 +15,9 @@ NAMES = ("test_train_time[cpu-keras_regularization/l1]", "test_train_time[cpu-im
 
 
 def save_run(storage, counter: int, *, slow: dict | None = None, seed: int = 0, rounds: int = 7,
-             machine: dict | None = None, data: bool = True) -> None:
+             machine: dict | None = None, data: bool = True, control: float | None = None) -> None:
+    """`control`: also save CPU seconds per round (the wall samples) and a control workload of about that many
+    seconds timed before each round, as `bench/test_timing.py` does."""
     rng = np.random.default_rng(seed)
     benches = []
     for name in NAMES:
@@ -24,7 +26,12 @@ def save_run(storage, counter: int, *, slow: dict | None = None, seed: int = 0, 
         stats = {"median": float(np.median(samples))}
         if data:
             stats["data"] = samples.tolist()
-        benches.append({"name": name, "fullname": f"bench/test_timing.py::{name}", "stats": stats, "extra_info": {}})
+        extra = {}
+        if control is not None:
+            controls = (control * (1 + 0.01 * rng.standard_normal(rounds))).tolist()
+            extra = {"device": "cpu", "cpu_seconds": samples.tolist(), "control_cpu_seconds": controls,
+                     "control_wall_seconds": controls, "control_kind": "keras"}
+        benches.append({"name": name, "fullname": f"bench/test_timing.py::{name}", "stats": stats, "extra_info": extra})
     folder = storage / "Linux-CPython-3.11-64bit"
     folder.mkdir(parents=True, exist_ok=True)
     doc = {"machine_info": machine or MACHINE, "commit_info": {"id": f"abc{counter}"},
@@ -365,3 +372,61 @@ def test_reference_runs_pool_the_old_run_with_the_ones_before_it(tmp_path, capsy
     code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--reference-runs", "0")
     expected = "Invalid value for `reference-runs`. Expected a whole number >= 1. Received: reference-runs=0"
     assert code == 2 and expected in out
+
+
+TF216 = {**MACHINE, "backend_version": "2.16.2", "tensorflow": "2.16.2", "numpy": "1.26.4"}
+
+
+def test_across_lets_the_named_versions_differ_and_judges_cpu_seconds(tmp_path, capsys):
+    # TensorFlow 2.16 -> 2.21 makes l1 20 % slower, and the control (a Keras fit) with it
+    save_run(tmp_path, 1, seed=1, machine=TF216, control=0.08)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.20}, control=0.08 * 1.2)
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))
+    assert code == 3 and "pass --across backend_version,tensorflow,numpy" in out
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--across", "backend_version,tensorflow,numpy")
+    assert code == 1 and "across: backend_version: '2.16.2' -> '2.21.0'; tensorflow: '2.16.2' -> '2.21.0'" in out
+    line = next(line for line in out.splitlines() if NAMES[0] in line)
+    assert " cpu " in line and line.endswith("regression")
+    # on the control-relative metric the same change is divided out: why --across judges CPU seconds
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--across", "backend_version,tensorflow,numpy",
+                        "--metric", "cpu-rel")
+    assert code == 0 and "0 regression(s)" in out
+
+
+@pytest.mark.parametrize("across, code, shown", [
+    ("tensorflow", 3, "numpy: '1.26.4' -> '2.4.6'"),  # a difference not named still makes them not comparable
+    ("tensorflow,tf", 2, "Invalid value for `across`. Expected comma-separated keys among cpu_model, cpu_isa"),
+    (",", 2, "Received: across=','"),
+])
+def test_across_refuses_what_it_does_not_name(tmp_path, capsys, across, code, shown):
+    save_run(tmp_path, 1, seed=1, machine=TF216)
+    save_run(tmp_path, 2, seed=2)
+    got, out = run_cli(capsys, "compare", "--storage", str(tmp_path), f"--across={across}")
+    assert got == code and shown in out
+
+
+def test_each_side_may_pool_several_runs(tmp_path, capsys):
+    # interleaved A B A B; the second A is unlucky (fast), so against it alone an unchanged B looks slower
+    for counter, machine, slow in [(1, TF216, 0.0), (2, MACHINE, 0.0), (3, TF216, -0.2), (4, MACHINE, 0.0)]:
+        save_run(tmp_path, counter, seed=counter, machine=machine, slow={NAMES[0]: slow})
+    args = ("--storage", str(tmp_path), "--across", "backend_version,tensorflow,numpy")
+    assert run_cli(capsys, "compare", "0003", "0004", *args)[0] == 1
+    code, out = run_cli(capsys, "compare", "0001,0003", "0002,0004", *args)
+    assert code == 0 and "old: 2 runs pooled: 0001, 0003" in out and "new: 2 runs pooled: 0002, 0004" in out
+    code, out = run_cli(capsys, "compare", "0001,0002", "0004", *args)
+    assert code == 2 and "0001_abc1_20261123.json: not comparable with" in out  # one side, one set of versions
+    code, out = run_cli(capsys, "compare", "0001,0003", "0004", *args, "--reference-runs", "2")
+    assert code == 2 and "Invalid value for `reference-runs`. Expected 1 where the old side names several runs" in out
+
+
+@pytest.mark.parametrize("machine, code, shown", [
+    (None, 1, "1 regression(s) (confirmed)"),  # re-timed on the new run's versions
+    (TF216, 2, "the re-timing is not comparable with the new run"),  # re-timed on the old side's: refused
+])
+def test_confirm_across_versions_retimes_the_new_side(tmp_path, capsys, monkeypatch, machine, code, shown):
+    save_run(tmp_path, 1, seed=1, machine=TF216)
+    save_run(tmp_path, 2, seed=2, slow={NAMES[0]: 0.20})
+    _fake_rerun(monkeypatch, tmp_path, slow=0.20, machine=machine)
+    got, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--confirm",
+                       "--across", "backend_version,tensorflow,numpy")
+    assert got == code and shown in out
