@@ -175,7 +175,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
         for line in differs:
             print(f"  {line}")
         keys = ",".join(line.split(":")[0] for line in differs)
-        print(f"  (to measure what that difference costs on one machine, pass --across {keys})")
+        print(f"  (to measure that difference itself, pass --across {keys})")
         return perf.EXIT_NOT_COMPARABLE
     if across:
         studied = [line for line in perf.incomparable(old.machine, new.machine) if line.split(":")[0] in across]
