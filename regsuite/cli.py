@@ -156,6 +156,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     if args.reference_runs < 1:
         raise perf.PerfError(invalid_value("reference-runs", "a whole number >= 1", args.reference_runs))
     across = perf.across_keys(args.across) if args.across is not None else ()
+    metric = args.metric
     storage = Path(args.storage)
     if args.runs:
         old_paths, new_paths = (perf.resolve(storage, [n for n in side.split(",") if n]) for side in args.runs)
@@ -180,9 +181,9 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     if across:
         studied = [line for line in perf.incomparable(old.machine, new.machine) if line.split(":")[0] in across]
         print("across: " + ("; ".join(studied) if studied else f"nothing named ({args.across}) differs"))
-        if args.metric == "auto":
+        if metric == "auto":
             # the control is a Keras fit on the same versions: dividing by it would divide out the very change
-            args.metric = "cpu"
+            metric = "cpu"
             print("metric: cpu seconds per round (not relative to the control, which the versions change too); "
                   "wall for GPU benchmarks")
     if args.reference_runs > 1:
@@ -191,10 +192,10 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
         old = perf.reference(pooled)
     overrides = perf.spec_min_effects()
     history = perf.noise_runs(args.noise_runs, Path(args.storage), old)
-    floors = perf.noise_floors(history, args.metric)
+    floors = perf.noise_floors(history, metric)
     print(f"noise floors: {len(floors)} benchmark(s) from {len(history)} comparable run(s) of {args.noise_runs!r} "
           f"(min effect raised to {perf.NOISE_K:g} x run-to-run CV; needs {perf.MIN_HISTORY} runs)")
-    changes = perf.compare(old, new, overrides, args.min_effect, metric=args.metric, noise=floors)
+    changes = perf.compare(old, new, overrides, args.min_effect, metric=metric, noise=floors)
     if not changes:
         raise perf.PerfError(f"{old_path} and {new_path} share no benchmark")
     width = max(len(c.benchmark) for c in changes)
@@ -205,8 +206,8 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     regressions = [c for c in changes if c.verdict == "regression"]
     if regressions and args.confirm:
         regressions = _confirmed(old, new, regressions, Path(args.storage),
-                                 dict(min_effects=overrides, default_min_effect=args.min_effect, metric=args.metric,
-                                      noise=floors, across=across))
+                                 dict(min_effects=overrides, default_min_effect=args.min_effect, metric=metric,
+                                      noise=floors), across)
     print(f"{len(regressions)} regression(s){' (confirmed)' if args.confirm else ''}, "
           f"{sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
           f"{len(changes)} benchmark(s) compared (alpha {perf.ALPHA})")
@@ -214,14 +215,13 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
 
 
 def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change], storage: Path,
-               rule: dict) -> list[perf.Change]:
+               rule: dict, across: tuple[str, ...] = ()) -> list[perf.Change]:
     """Time the flagged benchmarks again in a fresh pytest process; keep those the re-timing flags too."""
     import shlex
     import subprocess
 
     from . import perf
 
-    across = rule.pop("across", ())
     cmd = perf.rerun_command(new, [c.benchmark for c in flagged], storage)
     print(f"confirming {len(flagged)} flagged benchmark(s) in a fresh process:\n  {shlex.join(cmd)}", flush=True)
     folder = storage / perf.CONFIRM_DIR
