@@ -156,6 +156,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     if args.reference_runs < 1:
         raise perf.PerfError(invalid_value("reference-runs", "a whole number >= 1", args.reference_runs))
     across = perf.across_keys(args.across) if args.across is not None else ()
+    passes = perf.parse_passes(args.timing_pass) if args.timing_pass is not None else None
     metric = args.metric
     storage = Path(args.storage)
     if args.runs:
@@ -165,11 +166,13 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     if len(old_paths) > 1 and args.reference_runs > 1:
         raise perf.PerfError(invalid_value("reference-runs", "1 where the old side names several runs (they are "
                                            "the reference)", args.reference_runs))
-    old, new = (perf.reference([perf.load_run(p) for p in paths]) for paths in (old_paths, new_paths))
+    old, new = (perf.reference([perf.load_run(p, passes) for p in paths]) for paths in (old_paths, new_paths))
     old_path, new_path = old_paths[-1], new_paths[-1]
     for side, paths in (("old", old_paths), ("new", new_paths)):
         print(f"{side}: {paths[0]}" if len(paths) == 1 else f"{side}: {len(paths)} runs pooled: "
               + ", ".join(p.stem.split("_")[0] for p in paths))
+    if passes is not None:
+        print(f"timing passes: {','.join(map(str, sorted(passes)))} only (the other passes' rounds left out)")
     differs = perf.incomparable(old.machine, new.machine, across)
     if differs:
         print("not comparable (other machine or library versions):")
@@ -187,11 +190,11 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
             print("metric: cpu seconds per round (not relative to the control, which the versions change too); "
                   "wall for GPU benchmarks")
     if args.reference_runs > 1:
-        pooled = perf.reference_runs(Path(args.storage), old, args.reference_runs)
+        pooled = perf.reference_runs(Path(args.storage), old, args.reference_runs, passes)
         print(f"reference: {len(pooled)} comparable run(s) pooled: {', '.join(r.name.split('_')[0] for r in pooled)}")
         old = perf.reference(pooled)
     overrides = perf.spec_min_effects()
-    history = perf.noise_runs(args.noise_runs, Path(args.storage), old)
+    history = perf.noise_runs(args.noise_runs, Path(args.storage), old, passes)
     floors = perf.noise_floors(history, metric)
     print(f"noise floors: {len(floors)} benchmark(s) from {len(history)} comparable run(s) of {args.noise_runs!r} "
           f"(min effect raised to {perf.NOISE_K:g} x run-to-run CV; needs {perf.MIN_HISTORY} runs)")
@@ -207,7 +210,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
     if regressions and args.confirm:
         regressions = _confirmed(old, new, regressions, Path(args.storage),
                                  dict(min_effects=overrides, default_min_effect=args.min_effect, metric=metric,
-                                      noise=floors), across)
+                                      noise=floors), across, passes)
     print(f"{len(regressions)} regression(s){' (confirmed)' if args.confirm else ''}, "
           f"{sum(c.verdict == 'improvement' for c in changes)} improvement(s), "
           f"{len(changes)} benchmark(s) compared (alpha {perf.ALPHA})")
@@ -215,7 +218,7 @@ def _cmd_perf_compare(args: argparse.Namespace) -> int:
 
 
 def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change], storage: Path,
-               rule: dict, across: tuple[str, ...] = ()) -> list[perf.Change]:
+               rule: dict, across: tuple[str, ...] = (), passes: frozenset[int] | None = None) -> list[perf.Change]:
     """Time the flagged benchmarks again in a fresh pytest process; keep those the re-timing flags too."""
     import shlex
     import subprocess
@@ -231,7 +234,7 @@ def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change
     if code != 0 or len(made) != 1:
         raise perf.PerfError(f"the re-timing exited {code} and saved {len(made)} run(s) under {folder} (expected 0 "
                              "and 1); run the command above to see why")
-    rerun = perf.load_run(made[0])
+    rerun = perf.load_run(made[0], passes)  # every pass is re-timed; the same passes are judged
     print(f"re-timed: {made[0]}")
     differs = perf.incomparable(new.machine, rerun.machine)
     if differs:  # with --across the old side ran other versions; the re-timing must repeat the new side
@@ -327,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="let these machine/library facts differ (e.g. tensorflow,numpy): measure what an upgrade "
                          "costs on one machine instead of reporting the runs as not comparable; judged on CPU "
                          "seconds unless --metric says otherwise; keys: " + ", ".join(perf.COMPARABLE_KEYS))
+    pc.add_argument("--timing-pass", default=None, metavar="N[,N]",
+                    help="judge only these timing passes' rounds (default: every pass, pooled); e.g. 1, a "
+                         "process's first model of each experiment, where a long process slows later ones")
     pc.add_argument("--confirm", action="store_true",
                     help="time each flagged benchmark again in a fresh pytest process (run from the project's "
                          "folder; saved under STORAGE/confirmations) and report only the regressions that "

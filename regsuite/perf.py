@@ -36,7 +36,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from .errors import RegsuiteError, invalid_value
 
@@ -112,8 +112,10 @@ class SavedRun:
         return "wall", self.samples[benchmark]  # a GPU or reference benchmark, or an older run: wall seconds
 
 
-def load_run(path: Path) -> SavedRun:
-    """Read one pytest-benchmark JSON file; its benchmarks must carry their per-round data."""
+def load_run(path: Path, passes: Collection[int] | None = None) -> SavedRun:
+    """Read one pytest-benchmark JSON file; its benchmarks must carry their per-round data. `passes`: keep only
+    these timing passes' rounds (a benchmark timed in one pass counts as pass 1), e.g. to judge a process's first
+    models apart from its later ones."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -131,6 +133,8 @@ def load_run(path: Path) -> SavedRun:
         if not values:
             raise PerfError(f"{path}: benchmark {bench.get('fullname')!r} has no per-round data; save runs with "
                             "--benchmark-save-data (pyproject.toml's addopts do)")
+        if passes is not None and pass_number(bench["fullname"]) not in passes:
+            continue
         name, info = benchmark_name(bench["fullname"]), dict(bench.get("extra_info") or {})
         node_ids[name] = node_ids.get(name, ()) + (bench["fullname"],)
         if name in samples:  # another pass of the same benchmark: pool its rounds, round by round
@@ -145,7 +149,25 @@ def load_run(path: Path) -> SavedRun:
 
 
 _PASS_ID = re.compile(r"-pass\d+(?=[-\]])|(?<=\[)pass\d+-")
+_PASS_NUMBER = re.compile(r"(?:(?<=\[)|(?<=-))pass(\d+)(?=[-\]])")
 PER_ROUND_KEYS = ("cpu_seconds", "control_cpu_seconds", "control_wall_seconds")
+
+
+def pass_number(fullname: str) -> int:
+    """The timing pass a benchmark's rounds come from ('...[pass2-lab02/l1-cpu]' -> 2); 1 where it has none."""
+    found = _PASS_NUMBER.search(fullname)
+    return int(found.group(1)) if found else 1
+
+
+def parse_passes(text: str) -> frozenset[int]:
+    """'1' or '1,2' -> the timing passes to keep."""
+    try:
+        passes = frozenset(int(part) for part in text.split(","))
+    except ValueError:
+        passes = frozenset()
+    if not passes or min(passes) < 1:
+        raise PerfError(invalid_value("timing-pass", "pass numbers from 1, comma-separated (e.g. 1 or 1,2)", text))
+    return passes
 
 
 def benchmark_name(fullname: str) -> str:
@@ -245,20 +267,20 @@ def noise_floors(runs: Sequence[SavedRun], metric: str = "auto", k: float = NOIS
             if len(ms) >= MIN_HISTORY}
 
 
-def noise_runs(source: str, storage: Path, old: SavedRun) -> list[SavedRun]:
+def noise_runs(source: str, storage: Path, old: SavedRun, passes: Collection[int] | None = None) -> list[SavedRun]:
     """The unchanged runs noise floors come from, all comparable with `old`: 'none'; 'earlier' (those saved in
     `storage` before `old`); or another storage folder's."""
     if source == "none":
         return []
-    runs = [load_run(p) for p in saved_runs(Path(storage if source == "earlier" else source))]
+    runs = [load_run(p, passes) for p in saved_runs(Path(storage if source == "earlier" else source))]
     if source == "earlier":
         runs = [r for r in runs if r.name < old.name]
     return [r for r in runs if not incomparable(r.machine, old.machine)]
 
 
-def reference_runs(storage: Path, old: SavedRun, n: int) -> list[SavedRun]:
+def reference_runs(storage: Path, old: SavedRun, n: int, passes: Collection[int] | None = None) -> list[SavedRun]:
     """`old` and up to `n` - 1 runs saved before it in `storage` that are comparable with it, oldest first."""
-    earlier = [load_run(p) for p in saved_runs(Path(storage)) if p.name < old.path.name]
+    earlier = [load_run(p, passes) for p in saved_runs(Path(storage)) if p.name < old.path.name]
     earlier = [r for r in earlier if not incomparable(r.machine, old.machine)]
     return earlier[max(0, len(earlier) - (n - 1)):] + [old] if n > 1 else [old]
 

@@ -430,3 +430,46 @@ def test_confirm_across_versions_retimes_the_new_side(tmp_path, capsys, monkeypa
     got, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--confirm",
                        "--across", "backend_version,tensorflow,numpy")
     assert got == code and shown in out
+
+
+def save_passes(storage, counter: int, slow_pass2: float, *, seed: int) -> None:
+    """A run of one CPU benchmark timed in two passes (pytest ids `[pass1-…]`, `[pass2-…]`), pass 2 `slow_pass2`
+    slower, with CPU seconds per round, as `bench/test_timing.py` saves them."""
+    rng = np.random.default_rng(seed)
+    benches = []
+    for p, slow in ((1, 0.0), (2, slow_pass2)):
+        samples = ((1.0 + 0.03 * rng.standard_normal(15)) * (1 + slow)).tolist()
+        benches.append({"name": f"test_train_time[pass{p}-lab02/l1-cpu]",
+                        "fullname": f"bench/test_timing.py::test_train_time[pass{p}-lab02/l1-cpu]",
+                        "stats": {"data": samples}, "extra_info": {"device": "cpu", "cpu_seconds": samples}})
+    folder = storage / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"machine_info": MACHINE, "commit_info": {"id": f"abc{counter}"}, "datetime": f"2026-12-02T00:00:0{counter}",
+           "benchmarks": benches}
+    (folder / f"{counter:04d}_abc{counter}_20261202.json").write_text(json.dumps(doc))
+
+
+def test_timing_pass_judges_one_pass_apart_from_the_pooled_rounds(tmp_path, capsys):
+    save_passes(tmp_path, 1, 0.0, seed=1)
+    save_passes(tmp_path, 2, 0.40, seed=2)  # only the later models of the new run are slower
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path))
+    assert code == 1 and "1 regression(s)" in out  # both passes pooled: the slow pass 2 shows
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--timing-pass", "1")
+    assert code == 0 and "timing passes: 1 only" in out and "0 regression(s), 0 improvement(s), 1 benchmark(s)" in out
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--timing-pass", "2")
+    assert code == 1 and "timing passes: 2 only" in out and "1 regression(s)" in out
+
+
+def test_pass_numbers_and_a_bad_timing_pass(tmp_path, capsys):
+    assert perf.pass_number("t[pass2-lab02/l1-cpu]") == 2
+    assert perf.pass_number("t[lab02/l1-cpu-pass12]") == 12
+    assert perf.pass_number("t[lab02/bypass3-cpu]") == 1  # not a pass id; a benchmark timed in one pass is pass 1
+    assert perf.parse_passes("1,2") == {1, 2}
+    for bad in ("0", "first", "1,,2", ""):
+        with pytest.raises(perf.PerfError, match=rf"Invalid value for `timing-pass`. Expected pass numbers from 1, "
+                                                 rf"comma-separated \(e.g. 1 or 1,2\). Received: timing-pass='{bad}'$"):
+            perf.parse_passes(bad)
+    save_passes(tmp_path, 1, 0.0, seed=1)
+    save_passes(tmp_path, 2, 0.0, seed=2)
+    code, out = run_cli(capsys, "compare", "--storage", str(tmp_path), "--timing-pass", "x")
+    assert code == 2 and "Invalid value for `timing-pass`" in out
