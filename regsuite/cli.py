@@ -234,7 +234,9 @@ def _confirmed(old: perf.SavedRun, new: perf.SavedRun, flagged: list[perf.Change
     if code != 0 or len(made) != 1:
         raise perf.PerfError(f"the re-timing exited {code} and saved {len(made)} run(s) under {folder} (expected 0 "
                              "and 1); run the command above to see why")
-    rerun = perf.load_run(made[0], passes)  # every pass is re-timed; the same passes are judged
+    # With --timing-pass the command re-times only those passes' tests (the new run's node ids were filtered), in
+    # a process that has run nothing else: a re-timed pass 2 is not a long process's pass 2.
+    rerun = perf.load_run(made[0], passes)
     print(f"re-timed: {made[0]}")
     differs = perf.incomparable(new.machine, rerun.machine)
     if differs:  # with --across the old side ran other versions; the re-timing must repeat the new side
