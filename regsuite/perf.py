@@ -148,15 +148,14 @@ def load_run(path: Path, passes: Collection[int] | None = None) -> SavedRun:
                     str(data.get("datetime", "")), samples, extra, node_ids)
 
 
-_PASS_ID = re.compile(r"-pass\d+(?=[-\]])|(?<=\[)pass\d+-")
-_PASS_NUMBER = re.compile(r"(?:(?<=\[)|(?<=-))pass(\d+)(?=[-\]])")
+_PASS_ID = re.compile(r"-pass(\d+)(?=[-\]])|(?<=\[)pass(\d+)-")  # the timing pass in a benchmark's pytest id
 PER_ROUND_KEYS = ("cpu_seconds", "control_cpu_seconds", "control_wall_seconds")
 
 
 def pass_number(fullname: str) -> int:
     """The timing pass a benchmark's rounds come from ('...[pass2-lab02/l1-cpu]' -> 2); 1 where it has none."""
-    found = _PASS_NUMBER.search(fullname)
-    return int(found.group(1)) if found else 1
+    found = _PASS_ID.search(fullname)
+    return int(found.group(1) or found.group(2)) if found else 1
 
 
 def parse_passes(text: str) -> frozenset[int]:
