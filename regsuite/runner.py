@@ -624,6 +624,7 @@ def run(spec: ExperimentSpec, seed: int | None = None, *, data_dir: str | os.Pat
     else:
         arrays, fingerprints = prepared(spec.data, str(data_dir) if data_dir else None)
     _determinism()
+    grads = custom_gradient_names()
     keras.utils.set_random_seed(seed)
     out = PROCEDURES[spec.procedure](spec, seed, arrays)
     result = RunResult(
@@ -638,5 +639,53 @@ def run(spec: ExperimentSpec, seed: int | None = None, *, data_dir: str | os.Pat
         environment=snapshot(),
         extra=out["extra"],
     )
-    keras.backend.clear_session()
+    clear_session(since=grads)
     return result
+
+
+def custom_gradient_names() -> frozenset[str]:
+    """The `CustomGradient-*` names in TensorFlow's global gradient registry now; empty off the
+    TensorFlow backend or where TensorFlow's private registry has moved."""
+    registry = _gradient_registry()
+    return frozenset(k for k in registry if k.startswith("CustomGradient-")) if registry is not None else frozenset()
+
+
+def _gradient_registry() -> dict | None:
+    import sys
+
+    if active_backend() != "tensorflow" or "tensorflow" not in sys.modules:
+        return None
+    try:
+        from tensorflow.python.framework import ops
+
+        registry = ops._gradient_registry._registry
+    except (ImportError, AttributeError):
+        return None
+    return registry if isinstance(registry, dict) else None
+
+
+def clear_session(since: frozenset[str] | None = None) -> int:
+    """`keras.backend.clear_session()`, then drop the custom gradients registered after `since` was
+    taken (`custom_gradient_names()`), and collect; returns how many were dropped.
+
+    Why: Keras 3's TensorFlow optimizer sums gradients through `tf.custom_gradient`, and every trace
+    registers a uniquely named gradient in TensorFlow's process-global registry that nothing ever
+    removes; it holds the traced train function's whole graph (about 10k Python objects and 28
+    eager-context functions per model here) past `clear_session()`. Over a long run the leak made
+    later training slower (TF 2.21: 15 leaked models slowed the same epoch by 16 %, none with the drop).
+    The names are unique per trace, so an entry registered after `since` belongs to a model built
+    since then; with `since=None` nothing is dropped.
+    """
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    registry = _gradient_registry()
+    dropped = 0
+    if since is not None and registry is not None:
+        for name in custom_gradient_names() - since:
+            registry.pop(name, None)
+            dropped += 1
+    gc.collect()
+    return dropped

@@ -177,6 +177,7 @@ class EpochBench:
         self._device_ctx = on_device(device)
         self.device_name = self._device_ctx.__enter__()
         keras.utils.set_random_seed(seed)
+        self._grads = runner.custom_gradient_names()
         self.model = runner.build(spec)
         self.first_epoch_seconds = self._one_epoch()
         self.flops_per_step = train_flops_per_step(self.model, spec.fit.batch_size)
@@ -194,10 +195,13 @@ class EpochBench:
         return self._one_epoch()
 
     def close(self) -> None:
-        import keras
+        """Leave the device, clear the Keras session and free this model's traced graphs
+        (`runner.clear_session`: TensorFlow would otherwise keep them for the whole process)."""
+        from . import runner
 
         self._device_ctx.__exit__(None, None, None)
-        keras.backend.clear_session()
+        self.model = None  # the last reference this object holds to the traced model
+        runner.clear_session(since=self._grads)
 
     def report(self, epoch_seconds: list[float], reference_gflops: float | None) -> dict[str, Any]:
         """What a benchmark's extra_info carries, from its per-round epoch times."""
