@@ -52,7 +52,7 @@ def main() -> None:
                     frac.append(gflops[-1] / info["reference_matmul_gflops"])
             elif info.get("gflops"):  # the matmul reference
                 gflops.append(float(info["gflops"]))
-        short = name.split("[", 1)[-1].rstrip("]")
+        short = name.split("::")[-1].replace("test_train_time[", "").rstrip("]").replace("[", " ")
         if kinds[0] == "cpu-rel":
             within_all.append(within)
             between_all.append(between)
